@@ -88,7 +88,7 @@ def load_decoded(index: pd.DataFrame, targets: tuple[str, ...], image_size: int,
 
 def _build(index: pd.DataFrame, targets: tuple[str, ...], image_size: int, folder: Path,
            progress: bool) -> None:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -6,7 +6,9 @@ a Kaggle notebook's ``/kaggle/input`` mount, the 12-image real sample and the sy
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -154,16 +156,22 @@ def read_sample(row: pd.Series | dict, targets: Sequence[str]) -> tuple[np.ndarr
 
 
 def validate(index: pd.DataFrame, progress: bool = False) -> None:
-    """Decode every file of ``index`` and raise one DataError listing every bad file."""
-    from tqdm.auto import tqdm
+    """Decode every file of ``index`` (in threads: PNG decoding releases the GIL) and raise one
+    DataError listing every bad file."""
+    from tqdm import tqdm
 
-    problems: list[str] = []
-    for _, row in tqdm(index.iterrows(), total=len(index), disable=not progress,
-                       desc="validating", unit="img"):
+    def problems_of(row: pd.Series) -> list[str]:
         try:
             read_sample(row, layout.TARGETS[row["part"]])
         except DataError as err:
-            problems += err.problems
+            return err.problems
+        return []
+
+    rows = [row for _, row in index.iterrows()]
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        found = tqdm(pool.map(problems_of, rows), total=len(rows), disable=not progress,
+                     desc="validating", unit="img")
+        problems = [problem for row_problems in found for problem in row_problems]
     if problems:
         raise DataError(problems, "repair or remove the files named above, or download again")
 

@@ -1,0 +1,178 @@
+"""The decoded cache (built once, rebuilt on change, keyed by size) and the Dataset it feeds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from practical3 import cache, layout
+from practical3.augment import AugmentSpec
+from practical3.cache import decode_resized, load_decoded
+from practical3.dataset import PngSource, SegmentationDataset, open_source, select_split
+from practical3.index import build_index
+from practical3.synth import synthesize
+
+TARGETS = layout.TARGETS["infection"]
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory) -> pd.DataFrame:
+    """The Test split of a small synthetic twin (2 images per class, 64x64); never modified."""
+    root = synthesize(tmp_path_factory.mktemp("twin") / "synthetic", per_class=2, size=SIZE,
+                      parts=("infection",))
+    return select_split(build_index(root), "infection", "Test")
+
+
+@pytest.fixture
+def own_index(tmp_path) -> pd.DataFrame:
+    """Like ``index`` but in this test's own folder, so the test may rewrite its files."""
+    root = synthesize(tmp_path / "synthetic", per_class=2, size=SIZE, parts=("infection",))
+    return select_split(build_index(root), "infection", "Test")
+
+
+def complete_caches(cache_dir: Path) -> list[Path]:
+    return sorted(p.parent for p in cache_dir.glob("*/meta.json"))
+
+
+# --- the cache ------------------------------------------------------------------------------
+
+def test_cache_is_built_once_and_reused(index, tmp_path, monkeypatch):
+    first = load_decoded(index, TARGETS, SIZE, cache_dir=tmp_path)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the second load decoded a PNG instead of reading the cache")
+
+    monkeypatch.setattr(cache, "decode_resized", no_decoding)
+    second = load_decoded(index, TARGETS, SIZE, cache_dir=tmp_path)
+    assert np.array_equal(first.images, second.images)
+    assert np.array_equal(first.masks, second.masks)
+    assert len(complete_caches(tmp_path)) == 1
+
+
+def test_cache_is_rebuilt_when_a_source_file_changes(own_index, tmp_path):
+    cache_dir = tmp_path / "cache"
+    before = load_decoded(own_index, TARGETS, SIZE, cache_dir=cache_dir)
+    changed = Path(own_index.loc[0, "image"])
+    Image.fromarray(np.zeros((SIZE, SIZE), np.uint8)).save(changed)
+    stat = changed.stat()
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    after = load_decoded(own_index, TARGETS, SIZE, cache_dir=cache_dir)
+    assert before.images[0].any()
+    assert not after.images[0].any()
+    assert np.array_equal(before.images[1:], after.images[1:])
+    assert len(complete_caches(cache_dir)) == 2
+
+
+def test_cache_is_keyed_by_image_size(index, tmp_path):
+    big = load_decoded(index, TARGETS, SIZE, cache_dir=tmp_path)
+    small = load_decoded(index, TARGETS, 32, cache_dir=tmp_path)
+    assert big.images.shape == (len(index), SIZE, SIZE)
+    assert small.images.shape == (len(index), 32, 32)
+    assert small.masks.shape == (len(index), len(TARGETS), 32, 32)
+    assert len(complete_caches(tmp_path)) == 2
+
+
+def test_cache_records_follow_the_index_order(index, tmp_path):
+    decoded = load_decoded(index, TARGETS, SIZE, cache_dir=tmp_path)
+    assert list(decoded.records["name"]) == list(index["name"])
+    assert list(decoded.records["cls"]) == list(index["cls"])
+
+
+@pytest.mark.parametrize("size", [SIZE, 40])
+def test_cached_and_png_sources_give_identical_tensors(index, tmp_path, size):
+    cached = SegmentationDataset(open_source(index, "infection", size, cache_dir=tmp_path))
+    direct = SegmentationDataset(PngSource(index, TARGETS, size))
+    assert len(cached) == len(direct) == len(index)
+    for i in range(len(index)):
+        for a, b in zip(cached[i], direct[i], strict=True):
+            assert torch.equal(a, b)
+
+
+def test_resizing_keeps_masks_binary(index):
+    image, masks = decode_resized(index.iloc[0], TARGETS, 41)
+    assert image.shape == (41, 41) and image.dtype == np.uint8
+    assert masks.shape == (2, 41, 41) and masks.dtype == np.uint8
+    assert set(np.unique(masks)) <= {0, 1}
+    assert masks[0].any()  # the lung survives the resize
+
+
+def test_resizing_keeps_mask_area(index):
+    _, full = decode_resized(index.iloc[0], TARGETS, SIZE)
+    _, half = decode_resized(index.iloc[0], TARGETS, SIZE // 2)
+    assert int(half[0].sum()) * 4 == pytest.approx(int(full[0].sum()), rel=0.05)
+
+
+# --- the Dataset ----------------------------------------------------------------------------
+
+def test_dataset_item_shapes_dtypes_and_ranges(index, tmp_path):
+    dataset = SegmentationDataset(open_source(index, "infection", 32, cache_dir=tmp_path))
+    image, masks = dataset[0]
+    assert image.shape == (1, 32, 32) and image.dtype == torch.float32
+    assert masks.shape == (2, 32, 32) and masks.dtype == torch.float32
+    assert type(image) is torch.Tensor and type(masks) is torch.Tensor
+    assert image.min() >= 0 and image.max() <= 1 and image.max() > image.min()
+    assert set(masks.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_dataset_channels_are_lung_then_infection(index, tmp_path):
+    dataset = SegmentationDataset(open_source(index, "infection", SIZE, cache_dir=tmp_path))
+    by_class = {cls: dataset[i][1] for i, cls in enumerate(index["cls"])}
+    assert by_class["COVID-19"][1].any()
+    assert not by_class["Normal"][1].any()
+    assert by_class["Normal"][0].any()
+
+
+def test_augmented_items_keep_binary_masks_and_range(index, tmp_path):
+    torch.manual_seed(0)
+    dataset = SegmentationDataset(open_source(index, "infection", 32, cache_dir=tmp_path),
+                                  augment=AugmentSpec())
+    image, masks = dataset[0]
+    assert image.shape == (1, 32, 32) and masks.shape == (2, 32, 32)
+    assert image.min() >= 0 and image.max() <= 1
+    assert set(masks.unique().tolist()) <= {0.0, 1.0}
+
+
+# --- select_split ---------------------------------------------------------------------------
+
+@pytest.fixture
+def fake_index() -> pd.DataFrame:
+    """An index-shaped table of 40 Train and 10 Val rows (no files: select_split reads none)."""
+    splits = ["Train"] * 40 + ["Val"] * 10
+    return pd.DataFrame({"part": "infection", "split": splits,
+                         "name": [f"{i}.png" for i in range(len(splits))]})
+
+
+def test_select_split_keeps_one_part_and_split(fake_index):
+    rows = select_split(fake_index, "infection", "Val")
+    assert list(rows["name"]) == [f"{i}.png" for i in range(40, 50)]
+
+
+def test_select_split_limit_is_deterministic_per_seed(fake_index):
+    first = select_split(fake_index, "infection", "Train", limit=10, seed=3)
+    again = select_split(fake_index, "infection", "Train", limit=10, seed=3)
+    other = select_split(fake_index, "infection", "Train", limit=10, seed=4)
+    assert list(first["name"]) == list(again["name"])
+    assert list(first["name"]) != list(other["name"])
+    assert len(first) == 10
+
+
+def test_select_split_limit_keeps_index_order(fake_index):
+    rows = select_split(fake_index, "infection", "Train", limit=10, seed=3)
+    numbers = [int(name.split(".")[0]) for name in rows["name"]]
+    assert numbers == sorted(numbers)
+
+
+def test_select_split_limit_above_size_keeps_all(fake_index):
+    assert len(select_split(fake_index, "infection", "Val", limit=100)) == 10
+
+
+def test_select_split_missing_split_names_it(fake_index):
+    with pytest.raises(ValueError, match="'Test'"):
+        select_split(fake_index, "infection", "Test")

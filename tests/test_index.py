@@ -1,0 +1,271 @@
+"""Indexing a COVID-QU-Ex copy: root finding, pairing, validation, and one clear error per fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from practical3 import layout, sources
+from practical3.cache import load_decoded
+from practical3.cli import main
+from practical3.config import DATA_ENV, PROJECT_ROOT, profile
+from practical3.index import DataError, build_index, count_table, find_part_dir, validate
+from practical3.sources import default_data_root, source_kind
+from practical3.synth import synthesize
+
+SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "covidqu-sample"
+INFECTION = layout.PARTS["infection"]
+SIDE = 8
+
+
+def write_png(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array.astype(np.uint8)).save(path)
+    return path
+
+
+def write_tree(part_dir: Path, per_class: int = 1, split: str = "Test") -> Path:
+    """A tiny Infection part (8x8 PNGs) under ``part_dir``: one split, every class."""
+    mask = np.zeros((SIDE, SIDE), np.uint8)
+    mask[2:6, 2:6] = 255
+    for cls in layout.CLASSES:
+        for n in range(1, per_class + 1):
+            name = layout.file_name(cls, n)
+            cls_dir = part_dir / split / cls
+            write_png(cls_dir / layout.IMAGES_DIR / name, np.full((SIDE, SIDE), 100))
+            for mask_dir in layout.mask_dirs("infection"):
+                write_png(cls_dir / mask_dir / name, mask)
+    return part_dir
+
+
+def archive(root: Path) -> Path:
+    """The archive's layout: ``root/<Part>/<Part>/Test/...``; returns the inner part folder."""
+    return write_tree(root / INFECTION / INFECTION)
+
+
+def covid_file(part_dir: Path, folder: str) -> Path:
+    return part_dir / "Test" / "COVID-19" / folder / layout.file_name("COVID-19", 1)
+
+
+def assert_names(err: pytest.ExceptionInfo, path: Path) -> None:
+    assert str(path) in str(err.value)
+
+
+# --- the real 12-image sample ---------------------------------------------------------------
+
+@pytest.fixture
+def sample() -> Path:
+    if not SAMPLE.is_dir():
+        pytest.skip(f"real sample not present at {SAMPLE}")
+    return SAMPLE
+
+
+def test_sample_counts_four_per_class_in_test(sample):
+    index = build_index(sample)
+    table = count_table(index)
+    assert table.loc[("infection", "Test")].to_dict() == {
+        "COVID-19": 4, "Non-COVID": 4, "Normal": 4, "total": 12}
+    assert list(table.index) == [("infection", "Test")]
+
+
+def test_sample_validates(sample):
+    validate(build_index(sample))
+
+
+def test_sample_is_real(sample):
+    assert source_kind(sample) == "real"
+
+
+# --- root finding ---------------------------------------------------------------------------
+
+def test_finds_archive_double_nesting(tmp_path):
+    part_dir = archive(tmp_path)
+    assert find_part_dir(tmp_path, "infection") == part_dir
+    assert len(build_index(tmp_path)) == 3
+
+
+def test_finds_part_moved_up_one_level(tmp_path):
+    part_dir = write_tree(tmp_path / INFECTION)
+    assert find_part_dir(tmp_path, "infection") == part_dir
+
+
+def test_finds_part_one_level_deeper(tmp_path):
+    # /kaggle/input/covidqu/<Part>/<Part>/...: pointing at /kaggle/input still works.
+    part_dir = archive(tmp_path / "covidqu")
+    assert find_part_dir(tmp_path, "infection") == part_dir
+    assert len(build_index(tmp_path)) == 3
+
+
+def test_finds_part_when_pointed_at_it(tmp_path):
+    part_dir = archive(tmp_path)
+    assert find_part_dir(part_dir, "infection") == part_dir
+    assert find_part_dir(part_dir.parent, "infection") == part_dir
+
+
+def test_absent_part_is_none(tmp_path):
+    archive(tmp_path)
+    assert find_part_dir(tmp_path, "lung") is None
+
+
+def test_index_pairs_image_with_its_masks(tmp_path):
+    part_dir = archive(tmp_path)
+    row = build_index(tmp_path).set_index("cls").loc["COVID-19"]
+    assert row["image"] == str(covid_file(part_dir, layout.IMAGES_DIR))
+    assert row["lung"] == str(covid_file(part_dir, layout.LUNG_MASKS_DIR))
+    assert row["infection"] == str(covid_file(part_dir, layout.INFECTION_MASKS_DIR))
+
+
+# --- each kind of bad input is a DataError that names the file ------------------------------
+
+def test_corrupt_png(tmp_path):
+    bad = covid_file(archive(tmp_path), layout.IMAGES_DIR)
+    bad.write_bytes(b"not a png at all")
+    with pytest.raises(DataError) as err:
+        validate(build_index(tmp_path))
+    assert_names(err, bad)
+
+
+def test_mask_of_another_size(tmp_path):
+    bad = covid_file(archive(tmp_path), layout.LUNG_MASKS_DIR)
+    write_png(bad, np.zeros((SIDE, SIDE + 1)))
+    with pytest.raises(DataError) as err:
+        validate(build_index(tmp_path))
+    assert_names(err, bad)
+
+
+def test_mask_with_values_other_than_0_and_255(tmp_path):
+    bad = covid_file(archive(tmp_path), layout.INFECTION_MASKS_DIR)
+    write_png(bad, np.full((SIDE, SIDE), 1))
+    with pytest.raises(DataError) as err:
+        validate(build_index(tmp_path))
+    assert_names(err, bad)
+
+
+def test_image_without_its_mask(tmp_path):
+    part_dir = archive(tmp_path)
+    covid_file(part_dir, layout.INFECTION_MASKS_DIR).unlink()
+    with pytest.raises(DataError) as err:
+        build_index(tmp_path)
+    assert_names(err, covid_file(part_dir, layout.IMAGES_DIR))
+
+
+def test_mask_without_its_image(tmp_path):
+    part_dir = archive(tmp_path)
+    covid_file(part_dir, layout.IMAGES_DIR).unlink()
+    with pytest.raises(DataError) as err:
+        build_index(tmp_path)
+    assert_names(err, covid_file(part_dir, layout.LUNG_MASKS_DIR))
+
+
+def test_empty_images_folder(tmp_path):
+    part_dir = archive(tmp_path)
+    for folder in (layout.IMAGES_DIR, *layout.mask_dirs("infection")):
+        covid_file(part_dir, folder).unlink()
+    with pytest.raises(DataError) as err:
+        build_index(tmp_path)
+    assert_names(err, part_dir / "Test" / "COVID-19" / layout.IMAGES_DIR)
+
+
+def test_folder_without_split_folders(tmp_path):
+    write_png(tmp_path / "holiday.png", np.zeros((SIDE, SIDE)))
+    with pytest.raises(DataError) as err:
+        build_index(tmp_path)
+    assert_names(err, tmp_path)
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(DataError) as err:
+        build_index(tmp_path / "nowhere")
+    assert_names(err, tmp_path / "nowhere")
+
+
+def test_split_with_missing_class_folder(tmp_path):
+    part_dir = archive(tmp_path)
+    for file in (part_dir / "Test" / "Normal").rglob("*.png"):
+        file.unlink()
+    for folder in sorted((part_dir / "Test" / "Normal").rglob("*"), reverse=True):
+        folder.rmdir()
+    (part_dir / "Test" / "Normal").rmdir()
+    with pytest.raises(DataError) as err:
+        build_index(tmp_path)
+    assert_names(err, part_dir / "Test" / "Normal")
+
+
+def test_validate_lists_every_bad_file(tmp_path):
+    part_dir = archive(tmp_path)
+    bad = [covid_file(part_dir, layout.IMAGES_DIR),
+           part_dir / "Test" / "Normal" / layout.LUNG_MASKS_DIR / layout.file_name("Normal", 1)]
+    for file in bad:
+        file.write_bytes(b"garbage")
+    with pytest.raises(DataError) as err:
+        validate(build_index(tmp_path))
+    assert len(err.value.problems) == 2
+    for file in bad:
+        assert_names(err, file)
+
+
+# --- command line ---------------------------------------------------------------------------
+
+def test_cli_index_names_the_bad_file(tmp_path, capsys):
+    bad = covid_file(archive(tmp_path), layout.IMAGES_DIR)
+    bad.write_bytes(b"garbage")
+    assert main(["index", "--data", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert str(bad) in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_cli_index_prints_the_table(sample, capsys):
+    assert main(["index", "--data", str(sample)]) == 0
+    out = capsys.readouterr().out
+    assert "COVID-19" in out and "Non-COVID" in out
+    assert "12 images" in out
+
+
+# --- the synthetic twin goes through the same code ------------------------------------------
+
+def test_synthetic_twin_indexes_and_validates(tmp_path):
+    root = synthesize(tmp_path / "synthetic", per_class=2, size=64)
+    index = build_index(root)
+    validate(index)
+    table = count_table(index)
+    assert table.loc[("infection", "Train")].to_dict() == {
+        "COVID-19": 2, "Non-COVID": 2, "Normal": 2, "total": 6}
+    assert set(index["part"]) == {"infection", "lung"}
+    assert source_kind(root) == "synthetic"
+
+
+# --- which data a notebook uses -------------------------------------------------------------
+
+def test_default_data_root_prefers_real_data(tmp_path, monkeypatch):
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "covidqu"))
+    assert default_data_root(profile("smoke")) == tmp_path / "covidqu"
+
+
+def test_default_data_root_falls_back_to_the_profiles_twin(tmp_path, monkeypatch):
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.setattr(sources, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(sources, "KAGGLE_INPUT", tmp_path / "no-kaggle")
+    root = default_data_root(profile("smoke"))
+    assert root == tmp_path / "synthetic-smoke"
+    assert source_kind(root) == "synthetic"
+    spec = profile("smoke").synth
+    assert sources.synthetic_spec(root)["per_class"] == spec.per_class
+    assert sources.synthetic_spec(root)["size"] == spec.size
+    assert default_data_root(profile("smoke")) == root  # reused, not rewritten
+
+
+# --- nothing is half-written ----------------------------------------------------------------
+
+def test_failed_decode_leaves_no_cache(tmp_path):
+    bad = covid_file(archive(tmp_path / "data"), layout.LUNG_MASKS_DIR)
+    bad.write_bytes(b"garbage")
+    index = build_index(tmp_path / "data")
+    cache_dir = tmp_path / "cache"
+    with pytest.raises(DataError) as err:
+        load_decoded(index, layout.TARGETS["infection"], SIDE, cache_dir=cache_dir)
+    assert_names(err, bad)
+    assert list(cache_dir.glob("*")) == []
