@@ -1,0 +1,70 @@
+"""Figures that look inside the U-Net: feature maps of a block and the per-target logits."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from practical3 import layout
+from practical3.index import build_index, find_part_dir, read_png
+from practical3.sources import SYNTHETIC_LABEL, source_label
+from practical3.synth import phantom
+
+
+def example_image(
+    sample_root: str | Path, size: int = 256, seed: int = 0
+) -> tuple[np.ndarray, str]:
+    """A COVID-19 image (uint8, H x W) and its data label: from ``sample_root`` if it holds the
+    Infection part, else a seeded ``size`` x ``size`` phantom."""
+    if find_part_dir(sample_root, "infection") is not None:
+        index = build_index(sample_root, parts=["infection"])
+        row = index[index["cls"] == "COVID-19"].iloc[0]
+        return read_png(row["image"], mask=False), source_label(sample_root)
+    image, _, _ = phantom(np.random.default_rng(seed), size, "COVID-19")
+    return image, SYNTHETIC_LABEL
+
+
+def as_batch(image: np.ndarray) -> torch.Tensor:
+    """A uint8 (H, W) image as the model's (1, 1, H, W) float input in [0, 1], as the Dataset."""
+    return torch.from_numpy(image.astype(np.float32) / 255)[None, None]
+
+
+def plot_feature_maps(features: torch.Tensor, title: str, count: int = 8) -> plt.Figure:
+    """The first ``count`` channels of one block's (1, C, H, W) output, one panel each."""
+    maps = features[0, :count].detach().float().cpu().numpy()
+    cols = min(len(maps), 4)
+    rows = math.ceil(len(maps) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(maps):
+            ax.imshow(maps[i], cmap="viridis")
+            ax.set_title(f"channel {i}", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_logits(
+    image: np.ndarray,
+    logits: torch.Tensor,
+    title: str,
+    targets: Sequence[str] = layout.TARGETS["infection"],
+) -> plt.Figure:
+    """The input image beside the (1, T, H, W) logits, one panel per target, with colour bars."""
+    maps = logits[0].detach().float().cpu().numpy()
+    fig, axes = plt.subplots(1, 1 + len(maps), figsize=(3.2 * (1 + len(maps)), 3.4))
+    axes[0].imshow(image, cmap="gray")
+    axes[0].set_title("input", fontsize=9)
+    for ax, target, logit in zip(axes[1:], targets, maps, strict=True):
+        bar = fig.colorbar(ax.imshow(logit, cmap="coolwarm"), ax=ax, fraction=0.046)
+        bar.ax.tick_params(labelsize=7)
+        ax.set_title(f"{target} logit", fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    return fig
