@@ -22,13 +22,12 @@ lint: setup
 	$(BIN)/ruff check practical3 tests benchmarks
 
 # Unit tests, then every notebook re-run by nbval in the smoke profile on tiny synthetic data.
-# Figures made by tests go to a scratch folder, never over the committed ones.
+# Figures, runs and caches made by tests go to a scratch folder (conftest.py).
 test: lint
-	PRACTICAL3_PROFILE=smoke PRACTICAL3_FIGURES=$(CURDIR)/.test-figures \
-		$(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
+	PRACTICAL3_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
 
 figures: setup
 	$(BIN)/python -m practical3 pipeline --profile $(PROFILE) $(if $(DATA),--data $(DATA))
 
 clean:
-	rm -rf .test-figures data/cache data/synthetic* runs
+	rm -rf data/cache data/synthetic* runs

@@ -92,6 +92,11 @@ PROFILES: dict[str, TrainConfig] = {
 }
 
 
+def runs_dir() -> Path:
+    """Where training runs live: ``$PRACTICAL3_RUNS`` or ``runs/``."""
+    return Path(os.environ.get("PRACTICAL3_RUNS", PROJECT_ROOT / "runs"))
+
+
 def cache_dir() -> Path:
     """Where decoded caches live: ``$PRACTICAL3_CACHE`` or ``data/cache``."""
     return Path(os.environ.get(CACHE_ENV, DATA_DIR / "cache"))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from practical3 import checkpoint, layout, postprocess
 from practical3.atomic import write_text
@@ -159,7 +159,8 @@ def evaluate(checkpoint_path: str | Path, data_root: str | Path, out: str | Path
         _, val_pred, val_truth = predicted("Val")
         steps, selection["trials"] = select_postprocessing(val_pred, val_truth, targets)
     elif steps is None:
-        steps, selection = PostProcess(), {"split": None, "rule": "no Val split: all steps off"}
+        why = "evaluating Val itself" if split == "Val" else "no Val split"
+        steps, selection = PostProcess(), {"split": None, "rule": f"{why}: all steps off"}
     else:
         selection = {"split": None, "rule": "given by the caller"}
 
@@ -197,9 +198,10 @@ def evaluate(checkpoint_path: str | Path, data_root: str | Path, out: str | Path
         results["severity"] = severity_agreement(
             table["severity_pred_percent"].to_numpy()[covid],
             table["severity_true_percent"].to_numpy()[covid])
+    text = json.dumps(results, indent=2, allow_nan=False) + "\n"  # fails before any write
     out = Path(out)
     write_text(out / PER_IMAGE_FILE, table.to_csv(index=False))
-    write_text(out / METRICS_FILE, json.dumps(results, indent=2, allow_nan=False) + "\n")
+    write_text(out / METRICS_FILE, text)
     return results
 
 

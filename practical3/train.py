@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from practical3 import checkpoint, layout
 from practical3.atomic import write_text
@@ -105,6 +105,24 @@ def train(cfg: TrainConfig, data_root: str | Path, out: str | Path, resume: bool
     return pd.DataFrame(history)
 
 
+def ensure_trained(cfg: TrainConfig, data_root: str | Path, out: str | Path,
+                   progress: bool = True) -> pd.DataFrame:
+    """Train ``cfg`` into ``out``, resume it if interrupted, or reuse it if already finished.
+
+    A folder holding a run of another config is an error, never overwritten.
+    """
+    last = Path(out) / "last.pt"
+    if not last.exists():
+        return train(cfg, data_root, out, progress=progress)
+    state = checkpoint.load(last)
+    if TrainConfig.from_dict(state["config"]).replace(epochs=cfg.epochs) != cfg:
+        raise FileExistsError(f"{out} holds a run with other settings (see its run.json): "
+                              "delete the folder or choose another run folder")
+    if state["epoch"] >= cfg.epochs:
+        return pd.DataFrame(state["history"])
+    return train(cfg, data_root, out, resume=True, progress=progress)
+
+
 def _resume_state(out: Path, resume: bool) -> dict[str, Any] | None:
     last = out / "last.pt"
     if resume:
@@ -124,19 +142,26 @@ def _train_epoch(model: nn.Module, data: Iterable[tuple[Tensor, Tensor]], loss_f
     seen = 0
     bar = tqdm(data, desc=desc, leave=False, disable=not progress, unit="batch")
     for step, (images, masks) in enumerate(bar, start=1):
-        images, masks = to_device(images, device), to_device(masks, device)
-        with autocast(device):
-            loss = loss_fn(model(images), masks)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total += loss.detach() * len(images)
+        loss = train_step(model, images, masks, loss_fn, optimizer, device)
+        total += loss * len(images)
         seen += len(images)
         if step % LOG_EVERY == 0 or step == len(bar):
             running = total.item() / seen
             _check_finite(running, desc)
             bar.set_postfix(loss=f"{running:.4f}")
     return total.item() / max(seen, 1), seen
+
+
+def train_step(model: nn.Module, images: Tensor, masks: Tensor, loss_fn: nn.Module,
+               optimizer: torch.optim.Optimizer, device: torch.device) -> Tensor:
+    """One optimisation step on one batch; returns the detached loss (no device sync)."""
+    images, masks = to_device(images, device), to_device(masks, device)
+    with autocast(device):
+        loss = loss_fn(model(images), masks)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
 
 def _check_finite(loss: float, where: str) -> None:

@@ -1,0 +1,366 @@
+"""Evaluation: post-processing chosen on Val, severity, the per-image table, metrics.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from practical3 import evaluate as evaluate_module
+from practical3 import layout
+from practical3.cache import DecodedArrays
+from practical3.cli import main
+from practical3.config import PROJECT_ROOT, profile
+from practical3.evaluate import (
+    METRICS_FILE,
+    PER_IMAGE_FILE,
+    evaluate,
+    per_image_table,
+    select_postprocessing,
+    severity,
+    severity_agreement,
+)
+from practical3.postprocess import PostProcess
+from practical3.synth import synthesize
+from practical3.train import train
+
+TARGETS = ("lung", "infection")
+CLASSES = (*layout.CLASSES, "all")
+SCORES = ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset")
+COUNTS = ("n_images", "n_images_scored", "n_images_empty_truth")
+CSV_COLUMNS = ["image", "cls", "dice_lung", "iou_lung", "pred_area_lung", "true_area_lung",
+               "dice_infection", "iou_infection", "pred_area_infection", "true_area_infection",
+               "severity_pred_percent", "severity_true_percent"]
+CFG = profile("smoke").replace(epochs=2, batch_size=4, max_train_images=8)
+SAMPLE = Path(PROJECT_ROOT).parent / "shared" / "data" / "covidqu-sample"
+
+
+# --- post-processing chosen on validation predictions -------------------------------------
+
+SIDE = 128  # the default speck size, 1e-4 of the image, is 2 pixels at 128x128
+
+
+def lungs_with_infection(*infections: list[tuple[slice, slice]]) -> np.ndarray:
+    """(N, 2, SIDE, SIDE) masks: the same two lungs in every image, infection where given."""
+    masks = np.zeros((len(infections), 2, SIDE, SIDE), bool)
+    masks[:, 0, 20:100, 10:50] = masks[:, 0, 20:100, 70:110] = True
+    for i, regions in enumerate(infections):
+        for region in regions:
+            masks[(i, 1, *region)] = True
+    return masks
+
+
+LESION = (slice(40, 60), slice(20, 40))  # 400 pixels inside the left lung
+
+
+def speck(row: int, col: int) -> tuple[slice, slice]:
+    return slice(row, row + 1), slice(col, col + 1)
+
+
+def trial_table(trials: list[dict]) -> list[tuple[str, bool]]:
+    return [(trial["steps"], trial["kept"]) for trial in trials]
+
+
+def test_select_postprocessing_removes_specks_that_lower_the_healthy_image_dice():
+    truth = lungs_with_infection([LESION], [], [])
+    pred = lungs_with_infection([LESION], [speck(50, 30)], [speck(60, 80)])
+    chosen, trials = select_postprocessing(pred, truth, TARGETS)
+    assert chosen == PostProcess(remove_specks=True)
+    assert trial_table(trials) == [("none", True), ("keep_two_lungs", False),
+                                   ("infection_in_lung", False), ("remove_specks", True)]
+    # Lung Dice 1; infection imagewise Dice (1 + 0 + 0)/3 before, 1 after (healthy images unscored)
+    assert [t["score"] for t in trials] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 1.0])
+
+
+def test_select_postprocessing_leaves_off_a_step_that_would_remove_a_true_lesion():
+    truth = pred = lungs_with_infection([LESION, speck(80, 90)], [])
+    chosen, trials = select_postprocessing(pred, truth, TARGETS)
+    assert chosen == PostProcess()
+    assert trial_table(trials)[-1] == ("remove_specks", False)
+    # Removing the 1-pixel lesion leaves Dice 800/801 on the COVID image.
+    assert [t["score"] for t in trials] == pytest.approx([1.0, 1.0, 1.0, (1 + 800 / 801) / 2])
+    assert not any(kept for _, kept in trial_table(trials)[1:])
+
+
+def test_select_postprocessing_keeps_steps_greedily():
+    outside_lung = (slice(110, 112), slice(60, 62))  # 4 pixels between the lungs, below them
+    truth = lungs_with_infection([LESION], [])
+    pred = lungs_with_infection([LESION], [outside_lung])
+    chosen, trials = select_postprocessing(pred, truth, TARGETS)
+    assert chosen.name == "infection_in_lung"
+    assert trial_table(trials)[-1] == ("infection_in_lung + remove_specks", False)
+
+
+def test_select_postprocessing_for_a_lung_model_tries_only_keep_two_lungs():
+    truth = lungs_with_infection([])[:, :1]
+    pred = truth.copy()
+    pred[0, 0, 5, 5] = True  # a stray lung pixel: Dice 2*6400/(2*6400 + 1)
+    chosen, trials = select_postprocessing(pred, truth, ("lung",))
+    assert chosen.name == "keep_two_lungs"
+    assert [t["score"] for t in trials] == pytest.approx([12800 / 12801, 1.0])
+
+
+# --- severity: percentage of lung infected ------------------------------------------------
+
+def area_masks(lung_areas: list[int], infection_areas: list[int], side: int = 4) -> np.ndarray:
+    """(N, 2, side, side) masks with the given pixel counts (filled in reading order)."""
+    flat = np.zeros((len(lung_areas), 2, side * side), bool)
+    for i, (lung, infection) in enumerate(zip(lung_areas, infection_areas, strict=True)):
+        flat[i, 0, :lung] = True
+        flat[i, 1, :infection] = True
+    return flat.reshape(len(lung_areas), 2, side, side)
+
+
+def test_severity_is_the_infected_percentage_of_the_lung():
+    pred = area_masks([8, 4, 0], [2, 1, 3])
+    truth = area_masks([8, 8, 8], [4, 0, 8])
+    predicted, true = severity(pred, truth, TARGETS)
+    np.testing.assert_array_equal(predicted, [25.0, 25.0, np.nan])  # no predicted lung: NaN
+    np.testing.assert_array_equal(true, [50.0, 0.0, 100.0])
+
+
+def test_severity_follows_the_channel_order_of_the_targets():
+    pred, truth = area_masks([8], [2]), area_masks([8], [4])
+    swapped = severity(pred[:, ::-1], truth[:, ::-1], ("infection", "lung"))
+    np.testing.assert_array_equal(swapped, ([25.0], [50.0]))
+
+
+def test_severity_agreement_hand_computed():
+    predicted = np.array([0.0, 10.0, 20.0, np.nan])
+    true = np.array([10.0, 0.0, 20.0, 50.0])
+    # Over the 3 images with both: deviations (-10, 0, 10) and (0, -10, 10), so
+    # r = 100 / sqrt(200 * 200) = 0.5; MAE = (10 + 10 + 0) / 3.
+    assert severity_agreement(predicted, true) == {
+        "n_images": 3, "pearson_r": pytest.approx(0.5),
+        "mae_percentage_points": pytest.approx(20 / 3),
+        "mean_true_percent": pytest.approx(10.0), "mean_predicted_percent": pytest.approx(10.0),
+    }
+
+
+def test_severity_agreement_without_enough_images_has_no_correlation():
+    one = severity_agreement(np.array([30.0]), np.array([20.0]))
+    assert one["n_images"] == 1 and one["pearson_r"] is None
+    assert one["mae_percentage_points"] == pytest.approx(10.0)
+    constant = severity_agreement(np.array([5.0, 5.0]), np.array([1.0, 3.0]))
+    assert constant["pearson_r"] is None
+    none = severity_agreement(np.array([np.nan]), np.array([1.0]))
+    assert none == {"n_images": 0, "pearson_r": None, "mae_percentage_points": None,
+                    "mean_true_percent": None, "mean_predicted_percent": None}
+
+
+# --- the per-image table ------------------------------------------------------------------
+
+def test_per_image_table_hand_computed():
+    on, off = [1, 1, 1, 1], [0, 0, 0, 0]
+    truth = np.array([
+        [[on, on, off, off], [[1, 1, 0, 0], off, off, off]],  # COVID-19: 2 infected pixels
+        [[on, on, off, off], [off, off, off, off]],  # Normal: no infection
+    ], bool)
+    pred = np.array([
+        [[on, on, off, off], [on, off, off, off]],  # lung exact; infection 4 px, 2 of them true
+        [[off, on, on, off], [off, off, off, off]],  # lung shifted by a row; no infection
+    ], bool)
+    records = pd.DataFrame({"part": "infection", "split": "Test", "cls": ["COVID-19", "Normal"],
+                            "name": ["covid_1.png", "Normal (1).png"]})
+    source = DecodedArrays(images=np.zeros((2, 4, 4), np.uint8), masks=truth.astype(np.uint8),
+                           targets=TARGETS, records=records)
+    expected = pd.DataFrame({
+        "image": ["covid_1.png", "Normal (1).png"], "cls": ["COVID-19", "Normal"],
+        "dice_lung": [1.0, 8 / 16], "iou_lung": [1.0, 4 / 12],
+        "pred_area_lung": [8, 8], "true_area_lung": [8, 8],
+        "dice_infection": [4 / 6, np.nan], "iou_infection": [2 / 4, np.nan],  # both empty: NaN
+        "pred_area_infection": [4, 0], "true_area_infection": [2, 0],
+        "severity_pred_percent": [50.0, 0.0], "severity_true_percent": [25.0, 0.0],
+    })
+    table = per_image_table(source, pred, truth, TARGETS)
+    assert list(table.columns) == CSV_COLUMNS
+    pd.testing.assert_frame_equal(table, expected, check_dtype=False)
+
+
+# --- end to end on a tiny synthetic run ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synthesize(tmp_path_factory.mktemp("data") / "syn", per_class=8, size=64, seed=0)
+
+
+@pytest.fixture(scope="module")
+def best(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """best.pt of a 2-epoch smoke run."""
+    run = tmp_path_factory.mktemp("run")
+    train(CFG, data, run, progress=False)
+    return run / "best.pt"
+
+
+@pytest.fixture(scope="module")
+def evaluated(data: Path, best: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The out folder of ``evaluate`` on the synthetic Test split."""
+    out = tmp_path_factory.mktemp("eval")
+    evaluate(best, data, out, progress=False)
+    return out
+
+
+def read_metrics(out: Path) -> dict:
+    return json.loads((out / METRICS_FILE).read_text())
+
+
+def assert_complete(metrics: dict) -> None:
+    """Every key the issue asks for, for each target and each class including "all"."""
+    assert set(metrics["data"]) >= {"source", "root", "part", "split", "n_images"}
+    assert set(metrics["checkpoint"]) >= {"path", "epoch", "config"}
+    assert metrics["checkpoint"]["config"] == CFG.to_dict()
+    assert set(metrics["metrics"]) == set(TARGETS)
+    for target in TARGETS:
+        assert set(metrics["metrics"][target]) == set(CLASSES), target
+        for cls in CLASSES:
+            assert set(metrics["metrics"][target][cls]) >= {*SCORES, *COUNTS}, (target, cls)
+    healthy = metrics["metrics"]["infection"]["all"]["healthy_fp_rate"]
+    assert healthy is not None and 0.0 <= healthy <= 1.0
+    assert set(metrics["severity"]) >= {"n_images", "pearson_r", "mae_percentage_points"}
+    assert metrics["postprocessing"]["chosen"]
+
+
+def test_metrics_json_is_complete(evaluated):
+    metrics = read_metrics(evaluated)
+    assert_complete(metrics)
+    data = metrics["data"]
+    assert (data["source"], data["part"], data["split"], data["n_images"]) == (
+        "synthetic", "infection", "Test", 6)
+    assert data["images_per_class"] == {"COVID-19": 2, "Non-COVID": 2, "Normal": 2}
+    assert "SYNTHETIC" in data["label"] and data["root"].endswith("syn")
+
+
+def test_healthy_classes_report_their_infection_false_positive_rate(evaluated):
+    infection = read_metrics(evaluated)["metrics"]["infection"]
+    for cls in ("Non-COVID", "Normal"):
+        assert infection[cls]["n_images_empty_truth"] == infection[cls]["n_images"] == 2
+        assert infection[cls]["healthy_fp_rate"] in (0.0, 0.5, 1.0)
+    assert infection["COVID-19"]["n_images_empty_truth"] == 0
+    assert infection["COVID-19"]["healthy_fp_rate"] is None  # no healthy image to count
+
+
+def test_postprocessing_is_chosen_on_val_and_every_variant_is_scored(evaluated):
+    metrics = read_metrics(evaluated)
+    selection = metrics["postprocessing"]["selection"]
+    assert selection["split"] == "Val"
+    assert [t["steps"] for t in selection["trials"]][0] == "none"
+    assert len(selection["trials"]) == 4
+    variants = {v["steps"] for v in metrics["ablation"]["variants"]}
+    assert variants >= {"none", "keep_two_lungs", "infection_in_lung", "remove_specks",
+                        "keep_two_lungs + infection_in_lung + remove_specks",
+                        metrics["postprocessing"]["chosen"]}
+
+
+def test_image_counts_add_up(evaluated):
+    metrics = read_metrics(evaluated)
+    n = metrics["data"]["n_images"]
+    assert sum(metrics["data"]["images_per_class"].values()) == n
+    for target in TARGETS:
+        by_class = metrics["metrics"][target]
+        assert sum(by_class[c]["n_images"] for c in layout.CLASSES) == by_class["all"]["n_images"]
+        assert by_class["all"]["n_images"] == n
+        for cls in CLASSES:
+            assert by_class[cls]["n_images_scored"] <= by_class[cls]["n_images"]
+
+
+def test_dice_is_at_least_iou_everywhere(evaluated):
+    metrics = read_metrics(evaluated)["metrics"]
+    compared = 0
+    for target in TARGETS:
+        for cls in CLASSES:
+            row = metrics[target][cls]
+            for kind in ("imagewise", "dataset"):
+                dice, iou = row[f"dice_{kind}"], row[f"iou_{kind}"]
+                assert (dice is None) == (iou is None), (target, cls, kind)
+                if dice is not None:
+                    assert dice >= iou - 1e-12, (target, cls, kind)
+                    compared += 1
+    assert compared >= 2 * len(TARGETS)
+
+
+def test_per_image_csv_has_one_row_per_test_image(evaluated):
+    table = pd.read_csv(evaluated / PER_IMAGE_FILE)
+    metrics = read_metrics(evaluated)
+    assert list(table.columns) == CSV_COLUMNS
+    assert len(table) == metrics["data"]["n_images"] == 6
+    assert table.groupby("cls").size().to_dict() == metrics["data"]["images_per_class"]
+    assert table["image"].is_unique
+    for target in TARGETS:
+        all_images = metrics["metrics"][target]["all"]
+        assert table[f"dice_{target}"].mean() == pytest.approx(all_images["dice_imagewise"])
+        assert table[f"dice_{target}"].notna().sum() == all_images["n_images_scored"]
+
+
+def test_cli_evaluate_writes_the_files(data, best, tmp_path, capsys):
+    argv = ["evaluate", "--data", str(data), "--checkpoint", str(best), "--out", str(tmp_path),
+            "--quiet"]
+    assert main(argv) == 0
+    assert_complete(read_metrics(tmp_path))
+    assert (tmp_path / PER_IMAGE_FILE).is_file()
+    assert "post-processing:" in capsys.readouterr().out
+
+
+def test_cli_evaluate_with_a_missing_checkpoint_names_the_file(data, tmp_path, capsys):
+    missing = tmp_path / "no-such-run" / "best.pt"
+    argv = ["evaluate", "--data", str(data), "--checkpoint", str(missing),
+            "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(argv) == 1
+    assert str(missing) in capsys.readouterr().err
+    assert not (tmp_path / "out" / METRICS_FILE).exists()
+
+
+def test_a_failure_midway_writes_no_metrics(data, best, tmp_path, monkeypatch):
+    real_predict, calls = evaluate_module.predict, []
+
+    def fails_on_test(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # Val predicted, then Test fails
+            raise RuntimeError("device lost")
+        return real_predict(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "predict", fails_on_test)
+    with pytest.raises(RuntimeError, match="device lost"):
+        evaluate(best, data, tmp_path, progress=False)
+    assert len(calls) == 2
+    assert not (tmp_path / METRICS_FILE).exists()
+    assert not (tmp_path / PER_IMAGE_FILE).exists()
+
+
+def test_a_result_that_is_not_valid_json_writes_neither_file(data, best, tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluate_module, "severity_agreement",
+                        lambda predicted, true: {"pearson_r": float("nan")})
+    with pytest.raises(ValueError, match="JSON"):
+        evaluate(best, data, tmp_path, progress=False)
+    assert not (tmp_path / METRICS_FILE).exists()
+    assert not (tmp_path / PER_IMAGE_FILE).exists()
+
+
+def test_evaluating_val_itself_chooses_no_postprocessing_on_it(data, best, tmp_path):
+    results = evaluate(best, data, tmp_path, split="Val", progress=False)
+    assert results["data"]["split"] == "Val"
+    assert results["postprocessing"]["chosen"] == "none"
+    assert results["postprocessing"]["selection"] == {
+        "split": None, "rule": "evaluating Val itself: all steps off"}
+
+
+def test_postprocessing_given_by_the_caller_is_applied_as_given(data, best, tmp_path):
+    results = evaluate(best, data, tmp_path, steps=PostProcess(remove_specks=True),
+                       progress=False)
+    assert results["postprocessing"]["chosen"] == "remove_specks"
+    assert results["postprocessing"]["selection"]["split"] is None
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"real sample absent: {SAMPLE}")
+def test_the_real_sample_gives_a_complete_metrics_json(best, tmp_path):
+    evaluate(best, SAMPLE, tmp_path, progress=False)
+    metrics = read_metrics(tmp_path)
+    assert_complete(metrics)
+    assert metrics["data"]["source"] == "real"
+    assert metrics["data"]["n_images"] == 12
+    assert metrics["data"]["images_per_class"] == {"COVID-19": 4, "Non-COVID": 4, "Normal": 4}
+    assert metrics["postprocessing"]["chosen"] == "none"
+    assert metrics["postprocessing"]["selection"]["split"] is None  # the sample has no Val
+    assert len(pd.read_csv(tmp_path / PER_IMAGE_FILE)) == 12

@@ -1,0 +1,144 @@
+"""Post-processing steps on small hand-drawn masks: which pixels each step keeps, exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from practical3.postprocess import (
+    STEPS,
+    PostProcess,
+    applicable_steps,
+    apply,
+    keep_largest_components,
+    remove_small_components,
+)
+
+
+def mask(*rows: str) -> np.ndarray:
+    """A boolean mask drawn as strings: '#' is on, '.' is off."""
+    return np.array([[c == "#" for c in row] for row in rows])
+
+
+# Two lungs (6 and 4 pixels) and a one-pixel speck.
+TWO_LUNGS_AND_A_SPECK = mask(
+    "##....#.",
+    "##......",
+    "##...##.",
+    ".....##.",
+)
+TWO_LUNGS = mask(
+    "##......",
+    "##......",
+    "##...##.",
+    ".....##.",
+)
+
+
+def batch(lung: np.ndarray, infection: np.ndarray) -> np.ndarray:
+    """One image with channels (lung, infection): shape (1, 2, H, W)."""
+    return np.stack([lung, infection])[None]
+
+
+def test_keep_largest_components_keeps_the_two_largest_of_three():
+    kept = keep_largest_components(TWO_LUNGS_AND_A_SPECK, keep=2)
+    np.testing.assert_array_equal(kept, TWO_LUNGS)
+
+
+def test_keep_largest_components_leaves_two_blobs_unchanged():
+    kept = keep_largest_components(TWO_LUNGS, keep=2)
+    assert kept.dtype == bool
+    np.testing.assert_array_equal(kept, TWO_LUNGS)
+
+
+def test_keep_largest_components_joins_diagonal_neighbours():
+    diagonal = mask(
+        "#...",
+        ".#..",
+        "...#",
+    )  # 8-connected: one blob of 2 and a speck
+    np.testing.assert_array_equal(keep_largest_components(diagonal, keep=1), mask(
+        "#...",
+        ".#..",
+        "....",
+    ))
+
+
+def test_remove_small_components_drops_only_blobs_below_the_size():
+    blobs = mask(
+        "#..##..###",
+        ".......#..",
+    )  # sizes 1, 2 and 4
+    np.testing.assert_array_equal(remove_small_components(blobs, min_size=2), mask(
+        "...##..###",
+        ".......#..",
+    ))
+    np.testing.assert_array_equal(remove_small_components(blobs, min_size=5), np.zeros_like(blobs))
+
+
+def test_remove_small_components_of_an_empty_mask_is_empty():
+    empty = np.zeros((3, 3), bool)
+    np.testing.assert_array_equal(remove_small_components(empty, min_size=2), empty)
+
+
+def test_infection_in_lung_clears_infection_outside_the_lung():
+    infection = mask(
+        "#.......",
+        "........",
+        "...#.##.",
+        "........",
+    )
+    out = apply(batch(TWO_LUNGS, infection), ("lung", "infection"),
+                PostProcess(infection_in_lung=True))
+    np.testing.assert_array_equal(out[0, 1], mask(
+        "#.......",
+        "........",
+        ".....##.",
+        "........",
+    ))
+    np.testing.assert_array_equal(out[0, 0], TWO_LUNGS)
+
+
+def test_apply_remove_specks_uses_the_fraction_of_the_image():
+    infection = mask(
+        "#....##.",
+        "........",
+        "........",
+        "........",
+    )  # 32 pixels, fraction 1/16 -> min size 2: the single pixel goes, the pair stays
+    out = apply(batch(TWO_LUNGS, infection), ("lung", "infection"),
+                PostProcess(remove_specks=True, min_speck_fraction=1 / 16))
+    np.testing.assert_array_equal(out[0, 1], mask(
+        ".....##.",
+        "........",
+        "........",
+        "........",
+    ))
+
+
+def test_apply_with_every_step_off_is_the_identity_and_copies():
+    pred = batch(TWO_LUNGS_AND_A_SPECK, TWO_LUNGS_AND_A_SPECK).astype(np.uint8)
+    out = apply(pred, ("lung", "infection"), PostProcess())
+    assert out.dtype == bool and out is not pred
+    np.testing.assert_array_equal(out, pred.astype(bool))
+
+
+def test_apply_for_a_lung_only_model_runs_only_the_lung_step():
+    pred = TWO_LUNGS_AND_A_SPECK[None, None]
+    out = apply(pred, ("lung",), PostProcess().with_steps(STEPS))
+    np.testing.assert_array_equal(out[0, 0], TWO_LUNGS)
+
+
+def test_applicable_steps_depend_on_the_targets():
+    assert applicable_steps(("lung",)) == ("keep_two_lungs",)
+    assert applicable_steps(("lung", "infection")) == (
+        "keep_two_lungs", "infection_in_lung", "remove_specks")
+
+
+def test_with_steps_switches_exactly_those_steps_and_name_follows():
+    steps = PostProcess(keep_two_lungs=True, min_speck_fraction=0.01)
+    chosen = steps.with_steps(("remove_specks", "infection_in_lung"))
+    assert chosen.steps == ("infection_in_lung", "remove_specks")
+    assert chosen.name == "infection_in_lung + remove_specks"
+    assert chosen.min_speck_fraction == 0.01
+    assert steps.with_steps(()).name == "none"
+    assert PostProcess().name == "none"
