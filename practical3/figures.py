@@ -1,0 +1,282 @@
+"""The evaluation figures, drawn from a results folder (``practical3.results``).
+
+Learning curves, per-image Dice distributions, the post-processing ablation and the severity
+scatter need only the results files. The prediction overlays re-run the checkpoint on a few
+test images, so they also need the run folder and the data; without them they are skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from practical3 import checkpoint, layout, postprocess
+from practical3.cache import DecodedArrays
+from practical3.config import FIGURES_DIR
+from practical3.dataset import open_source, select_split
+from practical3.device import resolve_device
+from practical3.evaluate import predict
+from practical3.index import DataError, build_index
+from practical3.plotting import save_figure
+from practical3.postprocess import PostProcess
+from practical3.results import Results, load, project_path
+
+LEARNING_CURVES = "03_learning_curves"
+DICE_DISTRIBUTIONS = "04_dice_distributions"
+ABLATION = "04_postprocessing_ablation"
+SEVERITY = "04_severity"
+OVERLAYS = "04_prediction_overlays"
+FIGURE_NAMES = (OVERLAYS, DICE_DISTRIBUTIONS, LEARNING_CURVES, ABLATION, SEVERITY)
+
+COLORS = {"lung": "#1f77b4", "infection": "#d62728"}
+TRAIN_COLOR, VAL_COLOR, CHOSEN_COLOR, OTHER_COLOR = "0.45", "#ff7f0e", "#2ca02c", "0.7"
+CASES = ("best", "median", "worst")
+
+
+def learning_curves(history: pd.DataFrame) -> plt.Figure:
+    """Loss (train and validation) and validation Dice and IoU (imagewise) per epoch."""
+    targets = [t for t in layout.TARGETS["infection"] if f"val_dice_imagewise_{t}" in history]
+    epochs = history["epoch"]
+    best = int(history.loc[history["val_score"].idxmax(), "epoch"])
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), layout="constrained")
+    axes[0].plot(epochs, history["train_loss"], "o-", ms=3, color=TRAIN_COLOR, label="train")
+    axes[0].plot(epochs, history["val_loss"], "o-", ms=3, color=VAL_COLOR, label="validation")
+    axes[0].set(title="Loss", ylabel="loss per image")
+    for ax, metric, title in zip(axes[1:], ("dice", "iou"), ("Dice", "IoU"), strict=True):
+        for target in targets:
+            ax.plot(epochs, history[f"val_{metric}_imagewise_{target}"], "o-", ms=3,
+                    color=COLORS[target], label=target)
+        ax.set(title=f"Validation {title} (imagewise mean)", ylabel=title, ylim=(-0.02, 1.02))
+    for ax in axes:
+        ax.axvline(best, ls=":", color="0.3", lw=1, label=f"best.pt (epoch {best})")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def dice_distributions(per_image: pd.DataFrame) -> plt.Figure:
+    """Per-image Dice per class, one panel per target; undefined (both empty) images counted."""
+    targets = [t for t in layout.TARGETS["infection"] if f"dice_{t}" in per_image]
+    classes = [c for c in layout.CLASSES if (per_image["cls"] == c).any()]
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.6 * len(targets), 3.6),
+                             layout="constrained", squeeze=False)
+    for ax, target in zip(axes[0], targets, strict=True):
+        data = per_image[["cls", f"dice_{target}"]].rename(columns={f"dice_{target}": "dice"})
+        scored = data.dropna()
+        kwargs: dict[str, Any] = {"x": "cls", "y": "dice", "order": classes, "ax": ax}
+        sns.boxplot(data=scored, color=COLORS[target], showfliers=False, width=0.5,
+                    boxprops={"alpha": 0.35}, **kwargs)
+        sns.stripplot(data=scored, color=COLORS[target], size=3.5, jitter=0.15, **kwargs)
+        ax.set_xticks(range(len(classes)), [_count_label(data, c) for c in classes], fontsize=8)
+        ax.set_xlim(-0.5, len(classes) - 0.5)  # also when a target has no defined Dice at all
+        ax.set(title=f"{target}: per-image Dice", xlabel="", ylabel="Dice", ylim=(-0.03, 1.03))
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("Undefined = truth and prediction both empty: left out of the mean", fontsize=9)
+    return fig
+
+
+def _count_label(data: pd.DataFrame, cls: str) -> str:
+    """Tick label: the class, how many of its images were scored and how many were undefined."""
+    values = data.loc[data["cls"] == cls, "dice"]
+    return f"{cls}\n{values.notna().sum()} scored, {values.isna().sum()} undefined"
+
+
+def ablation(metrics: dict[str, Any]) -> plt.Figure:
+    """Test-split scores of each post-processing variant, the one chosen on Val highlighted."""
+    variants = pd.DataFrame(metrics["ablation"]["variants"])
+    chosen = metrics["postprocessing"]["chosen"]
+    columns = {f"{t}_dice_imagewise": (f"{t} Dice (imagewise)", "Dice, higher is better")
+               for t in metrics["metrics"]}
+    if "infection_healthy_fp_rate" in variants:
+        columns["infection_healthy_fp_rate"] = ("healthy images with any predicted infection",
+                                                "share, lower is better")
+    names = [name.replace(" + ", " +\n") + (" (chosen)" if name == chosen else "")
+             for name in variants["steps"]]
+    colors = [CHOSEN_COLOR if name == chosen else OTHER_COLOR for name in variants["steps"]]
+    y = np.arange(len(variants))
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.0 * len(columns) + 1.8,
+                                                       0.55 * len(variants) + 1.6),
+                             sharey=True, layout="constrained", squeeze=False)
+    for ax, (column, (title, xlabel)) in zip(axes[0], columns.items(), strict=True):
+        values = variants[column].astype(float)
+        ax.barh(y, values.fillna(0), color=colors, height=0.7)
+        for yi, value in zip(y, values, strict=True):
+            inside = not np.isnan(value) and value > 0.8
+            ax.text(value - 0.02 if inside else (0 if np.isnan(value) else value) + 0.02, yi,
+                    "n/a" if np.isnan(value) else f"{value:.3f}", va="center",
+                    ha="right" if inside else "left", fontsize=8)
+        ax.set(xlim=(0, 1), xlabel=xlabel)
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].set_yticks(y, names, fontsize=8)
+    axes[0, 0].invert_yaxis()
+    selection = metrics["postprocessing"]["selection"]
+    how = f"chosen on {selection['split']}" if selection["split"] else selection["rule"]
+    fig.suptitle(f"Post-processing variants scored on {metrics['ablation']['split']} ({how})",
+                 fontsize=10)
+    return fig
+
+
+def severity_scatter(per_image: pd.DataFrame, severity: dict[str, Any]) -> plt.Figure:
+    """Predicted against true % of the lung infected, COVID-19 images, with the identity line."""
+    covid = per_image[per_image["cls"] == "COVID-19"]
+    ok = covid[["severity_true_percent", "severity_pred_percent"]].dropna()
+    fig, ax = plt.subplots(figsize=(4.6, 4.6), layout="constrained")
+    top = max(5.0, float(ok.max().max()) if len(ok) else 0.0) * 1.05
+    ax.plot([0, top], [0, top], ls="--", color="0.5", lw=1, label="identity")
+    ax.scatter(ok["severity_true_percent"], ok["severity_pred_percent"], s=14,
+               color=COLORS["infection"], alpha=0.7, label="COVID-19 image")
+    ax.set(xlim=(0, top), ylim=(0, top), aspect="equal", xlabel="true % of lung infected",
+           ylabel="predicted % of lung infected")
+    r, mae = severity["pearson_r"], severity["mae_percentage_points"]
+    ax.set_title(f"Severity: r = {_fmt(r, '.3f')}, MAE = {_fmt(mae, '.2f')} pp "
+                 f"(n = {severity['n_images']})", fontsize=10)
+    left_out = len(covid) - len(ok)
+    if left_out:
+        ax.text(0.98, 0.02, f"{left_out} image(s) without a predicted\nor true lung not shown",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.3")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def _fmt(value: float | None, spec: str, missing: str = "n/a") -> str:
+    """A score as text; ``missing`` for None (metrics.json) or NaN (per_image.csv)."""
+    return missing if value is None or pd.isna(value) else format(value, spec)
+
+
+def pick_cases(per_image: pd.DataFrame, cases: tuple[str, ...] = CASES) -> pd.DataFrame:
+    """Per class, the best, median and worst image by mean per-image Dice over the targets.
+
+    A class with fewer images gives fewer cases (best and worst first, never one image twice);
+    images whose Dice is undefined for every target cannot be ranked and are never picked.
+    """
+    dice = per_image[[c for c in per_image if c.startswith("dice_")]]
+    ranked = per_image.assign(score=dice.mean(axis=1, skipna=True)).dropna(subset=["score"])
+    picked = []
+    for cls in layout.CLASSES:
+        rows = ranked[ranked["cls"] == cls].sort_values(["score", "image"], ascending=[False, True],
+                                                        kind="mergesort")
+        if rows.empty:
+            continue
+        positions = {"best": 0, "worst": len(rows) - 1, "median": len(rows) // 2}
+        chosen: dict[int, str] = {}
+        for case in sorted(cases, key=list(positions).index):
+            chosen.setdefault(positions[case], case)
+        picked += [rows.iloc[[at]].assign(case=case) for at, case in sorted(chosen.items())]
+    return pd.concat(picked, ignore_index=True)
+
+
+def chosen_postprocess(metrics: dict[str, Any]) -> PostProcess:
+    """The post-processing that evaluation chose, rebuilt from its name in ``metrics.json``."""
+    name = metrics["postprocessing"]["chosen"]
+    steps = () if name == "none" else tuple(name.split(" + "))
+    return PostProcess(min_speck_fraction=metrics["postprocessing"]["min_speck_fraction"]
+                       ).with_steps(steps)
+
+
+def predict_cases(results: Results, cases: pd.DataFrame, device: str = "auto"
+                  ) -> tuple[DecodedArrays, np.ndarray]:
+    """Re-run the evaluated checkpoint on the ``cases`` images: their arrays and the
+    post-processed boolean predictions ``(N, T, H, W)``."""
+    metrics = results.metrics
+    path = project_path(metrics["checkpoint"]["path"])
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found (run folders are not committed); "
+                                "train and evaluate again to draw the prediction overlays")
+    dev = resolve_device(device)
+    model, cfg = checkpoint.model_from(checkpoint.load(path, dev), dev)
+    index = build_index(project_path(metrics["data"]["root"]), parts=[cfg.part])
+    source = open_source(select_split(index, cfg.part, metrics["data"]["split"]), cfg.part,
+                         cfg.image_size)
+    keys = list(zip(source.records["cls"], source.records["name"], strict=True))
+    rows = [keys.index(key) for key in zip(cases["cls"], cases["image"], strict=True)]
+    subset = DecodedArrays(source.images[rows], source.masks[rows], source.targets,
+                           source.records.iloc[rows].reset_index(drop=True))
+    raw = predict(model, subset, dev)
+    return subset, postprocess.apply(raw, subset.targets, chosen_postprocess(metrics))
+
+
+def prediction_overlays(results: Results, cases: tuple[str, ...] = CASES, device: str = "auto"
+                        ) -> plt.Figure:
+    """Image, truth and prediction (lung and infection outlined) for the best, median and
+    worst test image of each class, with the chosen post-processing applied."""
+    picked = pick_cases(results.per_image, cases)
+    arrays, pred = predict_cases(results, picked, device)
+    classes = list(dict.fromkeys(picked["cls"]))
+    columns = max(picked.groupby("cls").size())
+    fig = plt.figure(figsize=(3.5 * columns, 1.75 * len(classes) + 0.4), layout="constrained")
+    for row_fig, cls in zip(np.atleast_1d(fig.subfigures(len(classes), 1)), classes, strict=True):
+        row_fig.suptitle(cls, x=0.0, ha="left", fontsize=11, fontweight="bold")
+        cells = np.atleast_1d(row_fig.subfigures(1, columns))
+        for cell, i in zip(cells, np.flatnonzero(picked["cls"] == cls), strict=False):
+            _draw_case(cell, picked.iloc[i], arrays.images[i], arrays.masks[i], pred[i],
+                       arrays.targets)
+    fig.legend(handles=[Patch(color=COLORS[t], alpha=0.6, label=t) for t in arrays.targets],
+               loc="outside lower center", ncol=len(arrays.targets), fontsize=9)
+    return fig
+
+
+def _draw_case(cell: Any, case: pd.Series, image: np.ndarray, truth: np.ndarray,
+               pred: np.ndarray, targets: tuple[str, ...]) -> None:
+    """One image: three panels (image, truth, prediction) under a title with its Dice."""
+    scores = ", ".join(f"{t} {_fmt(case[f'dice_{t}'], '.2f', 'undefined')}" for t in targets)
+    cell.suptitle(f"{case['case']}: {case['image']}\nDice {scores}", fontsize=8)
+    panels = {"image": (), "truth": truth, "prediction": pred}
+    for ax, (title, masks) in zip(cell.subplots(1, 3), panels.items(), strict=True):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        for target, mask in zip(targets, masks, strict=False):
+            _outline(ax, mask, COLORS[target])
+        ax.set_title(title, fontsize=7)
+        ax.axis("off")
+
+
+def _outline(ax: plt.Axes, mask: np.ndarray, color: str) -> None:
+    """A mask as a translucent fill with a solid outline."""
+    if not mask.any():
+        return
+    ax.imshow(np.ma.masked_where(~mask.astype(bool), mask), cmap=ListedColormap([color]), alpha=0.3,
+              vmin=0, vmax=1, interpolation="nearest")
+    ax.contour(mask.astype(float), levels=[0.5], colors=[color], linewidths=0.8)
+
+
+def draw_all(results_dir: str | Path, out_dir: str | Path = FIGURES_DIR,
+             model_and_data: bool = True) -> list[Path]:
+    """Write every figure of ``results_dir`` to ``out_dir``; returns the files written.
+
+    The overlays need the checkpoint and data named in ``metrics.json``; when either is
+    missing (or ``model_and_data`` is False) that figure is skipped with a message.
+    """
+    results = load(results_dir)
+    drawers: dict[str, Callable[[], plt.Figure]] = {
+        DICE_DISTRIBUTIONS: lambda: dice_distributions(results.per_image),
+        LEARNING_CURVES: lambda: learning_curves(results.history),
+        ABLATION: lambda: ablation(results.metrics),
+    }
+    if "severity" in results.metrics:
+        drawers[SEVERITY] = lambda: severity_scatter(results.per_image,
+                                                     results.metrics["severity"])
+    if model_and_data:
+        drawers[OVERLAYS] = lambda: prediction_overlays(results)
+    written = []
+    for name, draw in drawers.items():
+        try:
+            fig = draw()
+        except (FileNotFoundError, DataError) as err:  # only the overlays read model and data
+            print(f"skipped {name}: {err}", file=sys.stderr)
+            continue
+        written.append(save_figure(fig, name, results.label, out_dir))
+        plt.close(fig)
+    return written
