@@ -63,6 +63,36 @@ def _evaluate(args: argparse.Namespace) -> None:
           f"wrote {args.out / METRICS_FILE}")
 
 
+def _figures(args: argparse.Namespace) -> None:
+    from practical3.figures import draw_all
+    from practical3.results import RESULTS_DIR
+
+    for path in draw_all(args.results or RESULTS_DIR, args.out):
+        print(f"wrote {path}")
+
+
+def _report(args: argparse.Namespace) -> int:
+    from practical3 import report
+    from practical3.results import RESULTS_DIR
+
+    results, path = args.results or RESULTS_DIR, args.report or report.REPORT
+    if not args.check:
+        print(f"wrote {report.write(results, path)}")
+        return 0
+    problems = report.check(results, path)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{path}: {len(problems)} problem(s)" if problems
+          else f"{path}: every number matches {results}, every figure is present")
+    return 1 if problems else 0
+
+
+def _pipeline(args: argparse.Namespace) -> None:
+    from practical3.pipeline import run
+
+    print(f"wrote {run(args.profile, args.data, progress=not args.quiet)}")
+
+
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="write a synthetic twin of COVID-QU-Ex (archive layout)")
     p.add_argument("--dest", type=Path, default=Path("data/synthetic"))
@@ -127,8 +157,40 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_evaluate)
 
 
+RESULTS_HELP = "results folder (default report/results)"
+
+
+def _add_figures(sub: argparse._SubParsersAction) -> None:
+    from practical3.config import FIGURES_DIR
+
+    p = sub.add_parser("figures", help="draw every results figure into figures/")
+    p.add_argument("--results", type=Path, help=RESULTS_HELP)
+    p.add_argument("--out", type=Path, default=FIGURES_DIR)
+    p.set_defaults(handler=_figures)
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="regenerate report/report.md, or --check it")
+    p.add_argument("--results", type=Path, help=RESULTS_HELP)
+    p.add_argument("--report", type=Path, help="the report (default report/report.md)")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 naming every number, figure or statement that disagrees")
+    p.set_defaults(handler=_report)
+
+
+def _add_pipeline(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pipeline", help="everything `make figures` does")
+    p.add_argument("--profile", choices=("auto", "smoke", "demo", "laptop", "full"),
+                   default="auto")
+    p.add_argument("--data", type=Path, help="a COVID-QU-Ex copy (default: real if present, "
+                   "else the synthetic twin)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=_pipeline)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth, _add_download, _add_index, _add_train, _add_evaluate,
+    _add_figures, _add_report, _add_pipeline,
 ]
 
 
@@ -144,13 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; expected failures print one message and return 1."""
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        status = args.handler(args)
     except Exception as err:
         if not isinstance(err, _expected_errors()):
             raise
         print(f"practical3 {args.command}: error: {err}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:

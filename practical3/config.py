@@ -76,8 +76,8 @@ PROFILES: dict[str, TrainConfig] = {
     ),
     # CPU, a few minutes: what `make figures` trains when no real data or GPU is present.
     "demo": TrainConfig(
-        profile="demo", image_size=96, base_channels=16, epochs=12, batch_size=12,
-        synth=SynthSpec(per_class=24, size=128),
+        profile="demo", image_size=96, base_channels=16, epochs=30, batch_size=12, lr=2e-3,
+        synth=SynthSpec(per_class=40, size=128),
     ),
     # CPU laptop, within the hour: a subset of the real data at reduced size.
     "laptop": TrainConfig(
@@ -87,7 +87,7 @@ PROFILES: dict[str, TrainConfig] = {
     # The report's protocol: Infection part, 256x256, 30 epochs, on a GPU.
     "full": TrainConfig(
         profile="full", image_size=256, base_channels=64, epochs=30, batch_size=32,
-        lr=2e-3, device="cuda", synth=SynthSpec(per_class=200, size=256),
+        device="cuda", synth=SynthSpec(per_class=200, size=256),
     ),
 }
 

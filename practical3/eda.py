@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,7 +19,10 @@ import seaborn as sns
 from matplotlib.colors import ListedColormap
 
 from practical3 import layout
-from practical3.index import read_sample
+from practical3.config import FIGURES_DIR
+from practical3.index import build_index, count_table, read_sample
+from practical3.plotting import save_figure
+from practical3.sources import source_label
 
 PER_CLASS = 300
 SEED = 0
@@ -199,3 +203,22 @@ def plot_intensity_histograms(index: pd.DataFrame, part: str = "infection",
     note = _subsample_note(rows, index, part)
     fig.suptitle(f"Pixel intensities by class, {layout.PARTS[part]} ({note})")
     return fig
+
+
+def draw_all(root: str | Path, part: str = "infection", seed: int = SEED,
+             out_dir: str | Path | None = None) -> list[Path]:
+    """Write every EDA figure of the copy at ``root`` (the figures notebook 01 shows)."""
+    index = build_index(root)
+    label, out_dir = source_label(root), out_dir or FIGURES_DIR
+    figures = {
+        "01_counts": lambda: plot_counts(count_table(index)),
+        "01_examples": lambda: plot_examples(index, per_class=2, part=part, seed=seed),
+        "01_areas": lambda: plot_area_distributions(area_table(index, part=part, seed=seed)),
+        "01_intensity": lambda: plot_intensity_histograms(index, part=part, seed=seed),
+    }
+    written = []
+    for name, draw in figures.items():
+        fig = draw()
+        written.append(save_figure(fig, name, label, out_dir))
+        plt.close(fig)
+    return written

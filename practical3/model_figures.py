@@ -11,7 +11,10 @@ import numpy as np
 import torch
 
 from practical3 import layout
+from practical3.config import FIGURES_DIR, TrainConfig
 from practical3.index import build_index, find_part_dir, read_png
+from practical3.model import block_outputs, build_model
+from practical3.plotting import save_figure
 from practical3.sources import SYNTHETIC_LABEL, source_label
 from practical3.synth import phantom
 
@@ -68,3 +71,25 @@ def plot_logits(
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def draw_all(cfg: TrainConfig, root: str | Path, out_dir: str | Path | None = None
+             ) -> list[Path]:
+    """Write the figures notebook 02 shows: the untrained model's feature maps and logits."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, 1, len(layout.TARGETS[cfg.part]), cfg.base_channels,
+                        cfg.depth)
+    image, label = example_image(root)
+    outputs = block_outputs(model, as_batch(image))
+    figures = {
+        "02_feature_maps": plot_feature_maps(
+            outputs["encoders.0"], "First encoder block (DoubleConv), UNTRAINED"),
+        "02_untrained_logits": plot_logits(
+            image, outputs["head"], "Output logits of the UNTRAINED model",
+            layout.TARGETS[cfg.part]),
+    }
+    written = [save_figure(fig, name, label, out_dir or FIGURES_DIR)
+               for name, fig in figures.items()]
+    for fig in figures.values():
+        plt.close(fig)
+    return written

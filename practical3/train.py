@@ -8,6 +8,7 @@ written as the epoch ends), ``last.pt`` (everything needed to resume, after ever
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import platform
@@ -257,6 +258,7 @@ def _write_run_json(out: Path, cfg: TrainConfig, data_root: str | Path, device: 
         "data_root": display_path(data_root),
         "data_source": source_kind(data_root),
         "data_label": source_label(data_root),
+        "augmentation": dataclasses.asdict(AugmentSpec()) if cfg.augment else None,
         "n_train_images": n_train,
         "n_val_images": n_val,
         "device": str(device),
