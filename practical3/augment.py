@@ -6,9 +6,9 @@ left, the left lung is smaller, and the lung masks follow that), so a flipped fi
 anatomy the test set never contains (situs inversus). Small rotations, shifts and zooms mimic
 patient positioning; brightness and contrast mimic exposure.
 
-The same batched functions serve the CPU Dataset (through the torchvision.transforms.v2
-``JointAugment`` transform, one sample at a time) and the GPU path (a whole batch at once,
-each sample with its own parameters).
+The same batched functions serve training (``augment_batch``: a whole batch on its device,
+each sample with its own parameters) and the ``SegmentationDataset`` (through the
+torchvision.transforms.v2 ``JointAugment`` transform, one sample at a time).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from pathlib import Path
 def _synth(args: argparse.Namespace) -> None:
     from practical3.synth import synthesize
 
-    root = synthesize(args.dest, per_class=args.per_class, size=args.size, seed=args.seed)
+    root = synthesize(args.dest, per_class=args.per_class, size=args.size, seed=args.seed,
+                      parts=args.parts)
     print(f"synthetic COVID-QU-Ex twin ready in {root}")
 
 
@@ -57,10 +58,15 @@ def _evaluate(args: argparse.Namespace) -> None:
                        progress=not args.quiet)
     for target, by_class in results["metrics"].items():
         overall = by_class["all"]
-        print(f"{target:>9}: Dice {overall['dice_imagewise']} IoU {overall['iou_imagewise']} "
-              f"(imagewise, {overall['n_images_scored']}/{overall['n_images']} images scored)")
+        dice, iou = (_percent(overall[f"{m}_imagewise"]) for m in ("dice", "iou"))
+        print(f"{target:>9}: Dice {dice}, IoU {iou} (imagewise over the "
+              f"{overall['n_images_scored']}/{overall['n_images']} images where defined)")
     print(f"post-processing: {results['postprocessing']['chosen']}; "
           f"wrote {args.out / METRICS_FILE}")
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f} %"
 
 
 def _figures(args: argparse.Namespace) -> None:
@@ -99,6 +105,8 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-class", type=int, default=24, help="Train images per class")
     p.add_argument("--size", type=int, default=256, help="image side in pixels")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--parts", nargs="+", choices=("infection", "lung"),
+                   default=["infection", "lung"])
     p.set_defaults(handler=_synth)
 
 

@@ -50,7 +50,6 @@ class TrainConfig:
     max_val_images: int | None = None
     augment: bool = True
     device: str = "auto"
-    num_workers: int = 0
     compile: bool = False
     synth: SynthSpec = SynthSpec(per_class=8, size=128)
 

@@ -81,8 +81,7 @@ def train(cfg: TrainConfig, data_root: str | Path, out: str | Path, resume: bool
     step_model = torch.compile(model) if cfg.compile else model
     loss_fn = build_loss(cfg.loss)
     augment = AugmentSpec() if cfg.augment else None
-    train_batches = batches(train_data, cfg.batch_size, device, train=True, augment=augment,
-                            num_workers=cfg.num_workers)
+    train_batches = batches(train_data, cfg.batch_size, device, train=True, augment=augment)
     val_batches = batches(val_data, cfg.batch_size * 2, device, train=False)
     _write_run_json(out, cfg, data_root, device, len(train_data), len(val_data))
 

@@ -24,7 +24,6 @@ from practical3.evaluate import (
     severity_agreement,
 )
 from practical3.postprocess import PostProcess
-from practical3.synth import synthesize
 from practical3.train import train
 
 TARGETS = ("lung", "infection")
@@ -183,8 +182,8 @@ def test_per_image_table_hand_computed():
 # --- end to end on a tiny synthetic run ---------------------------------------------------
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthesize(tmp_path_factory.mktemp("data") / "syn", per_class=8, size=64, seed=0)
+def data(synthetic_root: Path) -> Path:
+    return synthetic_root
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from tiny_run import tiny_results
 
 from practical3 import postprocess
 from practical3.figures import (
@@ -26,8 +25,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    return tiny_results(tmp_path_factory)
+def results(tiny_results):
+    return tiny_results
 
 
 def test_draw_all_writes_every_figure_as_a_print_resolution_png(results, tmp_path):

@@ -1,12 +1,15 @@
-"""Batches: the device-resident path (run here on the CPU) and the DataLoader path agree."""
+"""Batches: the device-resident path (the GPU path, run here on the CPU) and the Dataset in a
+DataLoader agree."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from practical3.augment import AugmentSpec
 from practical3.cache import DecodedArrays
+from practical3.dataset import PngSource, SegmentationDataset
 from practical3.loaders import DeviceBatches, batches
 
 CPU = torch.device("cpu")
@@ -26,7 +29,7 @@ def source() -> DecodedArrays:
 
 def test_evaluation_batches_are_identical_on_both_paths(source):
     device_path = list(DeviceBatches(source, 4, CPU, None, shuffle=False, drop_last=False))
-    loader_path = list(batches(source, 4, CPU, train=False))
+    loader_path = list(DataLoader(SegmentationDataset(source), batch_size=4))
     assert [len(x) for x, _ in device_path] == [4, 4, 2]
     for (x1, y1), (x2, y2) in zip(device_path, loader_path, strict=True):
         torch.testing.assert_close(x1, x2)
@@ -52,6 +55,13 @@ def test_augmented_device_batches_keep_masks_binary_and_images_in_range(source):
     for images, masks in loader:
         assert images.min() >= 0 and images.max() <= 1
         assert set(masks.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_decoded_splits_are_served_from_the_device_and_png_sources_by_a_dataloader(source):
+    assert isinstance(batches(source, 4, CPU, train=True), DeviceBatches)
+    png_like = PngSource(pd.DataFrame(columns=["part", "split", "cls", "name", "image"]),
+                         ("lung",), 16)
+    assert isinstance(batches(png_like, 4, CPU, train=False), DataLoader)
 
 
 def test_a_split_smaller_than_a_batch_still_trains(source):

@@ -8,7 +8,6 @@ import shutil
 
 import pandas as pd
 import pytest
-from tiny_run import tiny_results
 
 from practical3 import report
 from practical3.figures import FIGURE_NAMES
@@ -16,8 +15,8 @@ from practical3.report import FORMATS, SYNTHETIC_STATEMENT, TemplateError, check
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    return tiny_results(tmp_path_factory)
+def results(tiny_results):
+    return tiny_results
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import torch
 from practical3 import checkpoint
 from practical3 import train as train_module
 from practical3.config import profile
-from practical3.synth import synthesize
 from practical3.train import DivergedError, load_split_arrays, train
 
 TIMING = ["epoch_time_s", "train_images_per_s"]
@@ -18,8 +17,8 @@ CFG = profile("smoke").replace(epochs=3, batch_size=4, lr=3e-3)
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthesize(tmp_path_factory.mktemp("data") / "syn", per_class=8, size=64, seed=0)
+def data(synthetic_root: Path) -> Path:
+    return synthetic_root
 
 
 @pytest.fixture(scope="module")
