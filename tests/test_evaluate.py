@@ -24,6 +24,7 @@ from practical3.evaluate import (
     severity_agreement,
 )
 from practical3.postprocess import PostProcess
+from practical3.sources import display_path
 from practical3.train import train
 
 TARGETS = ("lung", "infection")
@@ -222,14 +223,14 @@ def assert_complete(metrics: dict) -> None:
     assert metrics["postprocessing"]["chosen"]
 
 
-def test_metrics_json_is_complete(evaluated):
+def test_metrics_json_is_complete(evaluated, data):
     metrics = read_metrics(evaluated)
     assert_complete(metrics)
-    data = metrics["data"]
-    assert (data["source"], data["part"], data["split"], data["n_images"]) == (
+    source = metrics["data"]
+    assert (source["source"], source["part"], source["split"], source["n_images"]) == (
         "synthetic", "infection", "Test", 6)
-    assert data["images_per_class"] == {"COVID-19": 2, "Non-COVID": 2, "Normal": 2}
-    assert "SYNTHETIC" in data["label"] and data["root"].endswith("syn")
+    assert source["images_per_class"] == {"COVID-19": 2, "Non-COVID": 2, "Normal": 2}
+    assert "SYNTHETIC" in source["label"] and source["root"] == display_path(data)
 
 
 def test_healthy_classes_report_their_infection_false_positive_rate(evaluated):
