@@ -78,6 +78,17 @@ def test_missing_credentials_kaggle_client(monkeypatch, no_credentials, tmp_path
     assert "kaggle" not in sys.modules
 
 
+def test_cli_without_credentials_prints_one_message_and_exits_1(no_credentials, tmp_path,
+                                                                capsys):
+    from practical3.cli import main
+
+    assert main(["download", "--dest", str(tmp_path / "raw"), "--client", "kaggle"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("practical3 download: error:") and "kaggle.json" in captured.err
+    assert "Traceback" not in captured.err and not (tmp_path / "raw").exists()
+
+
 @pytest.mark.parametrize("where", ["token_env", "access_token", "config_dir", "dot_kaggle",
                                    "dot_config", "user_key"])
 def test_credential_sources(monkeypatch, no_credentials, tmp_path, where):
