@@ -21,7 +21,7 @@ from matplotlib.colors import ListedColormap
 from practical3 import layout
 from practical3.config import FIGURES_DIR
 from practical3.index import build_index, count_table, read_sample
-from practical3.plotting import save_figure
+from practical3.plotting import fixed_jitter, save_figure
 from practical3.sources import source_label
 
 PER_CLASS = 300
@@ -156,7 +156,8 @@ def plot_area_distributions(areas: pd.DataFrame) -> plt.Figure:
 
     def spread(column: str, ax: plt.Axes) -> None:
         sns.boxplot(areas, y=column, ax=ax, showfliers=False, boxprops={"alpha": 0.4}, **style)
-        sns.stripplot(areas, y=column, ax=ax, size=2, alpha=0.5, jitter=0.25, **style)
+        with fixed_jitter():
+            sns.stripplot(areas, y=column, ax=ax, size=2, alpha=0.5, jitter=0.25, **style)
         ax.yaxis.set_major_formatter("{x:.0%}")
 
     spread("lung_area", axes[1])

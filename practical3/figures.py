@@ -27,7 +27,7 @@ from practical3.dataset import open_source, select_split
 from practical3.device import resolve_device
 from practical3.evaluate import predict
 from practical3.index import DataError, build_index
-from practical3.plotting import save_figure
+from practical3.plotting import fixed_jitter, save_figure
 from practical3.postprocess import PostProcess
 from practical3.results import Results, load, project_path
 
@@ -78,7 +78,8 @@ def dice_distributions(per_image: pd.DataFrame) -> plt.Figure:
         kwargs: dict[str, Any] = {"x": "cls", "y": "dice", "order": classes, "ax": ax}
         sns.boxplot(data=scored, color=COLORS[target], showfliers=False, width=0.5,
                     boxprops={"alpha": 0.35}, **kwargs)
-        sns.stripplot(data=scored, color=COLORS[target], size=3.5, jitter=0.15, **kwargs)
+        with fixed_jitter():
+            sns.stripplot(data=scored, color=COLORS[target], size=3.5, jitter=0.15, **kwargs)
         ax.set_xticks(range(len(classes)), [_count_label(data, c) for c in classes], fontsize=8)
         ax.set_xlim(-0.5, len(classes) - 0.5)  # also when a target has no defined Dice at all
         ax.set(title=f"{target}: per-image Dice", xlabel="", ylabel="Dice", ylim=(-0.03, 1.03))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from practical3.config import FIGURES_DIR
 
@@ -25,3 +28,15 @@ def save_figure(fig: plt.Figure, name: str, label: str, out_dir: str | Path = FI
     fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
     tmp.replace(path)
     return path
+
+
+@contextmanager
+def fixed_jitter(seed: int = 0) -> Iterator[None]:
+    """Seed numpy's global generator (seaborn draws strip-plot jitter from it) for the block,
+    so the same results draw the same figure bytes; the caller's state is restored after."""
+    state = np.random.get_state()  # noqa: NPY002 (seaborn uses the legacy global)
+    np.random.seed(seed)  # noqa: NPY002
+    try:
+        yield
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
