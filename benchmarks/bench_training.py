@@ -68,7 +68,7 @@ def cycle(loader: Iterable) -> Iterator:
 
 
 def time_training(model: torch.nn.Module, loader: Iterable, device: torch.device, warmup: int,
-                  steps: int) -> tuple[float, float, float]:
+                  steps: int, fast: bool = True) -> tuple[float, float, float]:
     """Images/s over ``steps`` steps after ``warmup`` steps, the share of that time spent
     waiting for data, and the warm-up's seconds (autotuning, compilation, worker start)."""
     loss_fn = build_loss("bce_dice")
@@ -78,7 +78,7 @@ def time_training(model: torch.nn.Module, loader: Iterable, device: torch.device
     batches_iter = cycle(loader)
     for _ in range(warmup):
         images, masks = next(batches_iter)
-        train_step(model, images, masks, loss_fn, optimizer, device)
+        train_step(model, images, masks, loss_fn, optimizer, device, fast)
     sync(device)
     warmup_s = time.perf_counter() - start
     waited, seen, start = 0.0, 0, time.perf_counter()
@@ -86,7 +86,7 @@ def time_training(model: torch.nn.Module, loader: Iterable, device: torch.device
         before = time.perf_counter()
         images, masks = next(batches_iter)
         waited += time.perf_counter() - before
-        train_step(model, images, masks, loss_fn, optimizer, device)
+        train_step(model, images, masks, loss_fn, optimizer, device, fast)
         seen += len(images)
     sync(device)
     elapsed = time.perf_counter() - start
@@ -95,13 +95,13 @@ def time_training(model: torch.nn.Module, loader: Iterable, device: torch.device
 
 @torch.inference_mode()
 def time_eval(model: torch.nn.Module, loader: Iterable, device: torch.device,
-              use_autocast: bool) -> float:
+              fast: bool) -> float:
     """Images/s of thresholded predictions over one pass of ``loader``."""
     model.eval()
     seen, start = 0, time.perf_counter()
     for images, _ in loader:
-        images = to_device(images, device) if use_autocast else images.to(device)
-        with autocast(device) if use_autocast else torch.autocast(device.type, enabled=False):
+        with autocast(device, fast):
+            images = to_device(images, device, fast)
             (model(images) > 0).sum()
         seen += len(images)
     sync(device)
@@ -123,8 +123,8 @@ def measure(name: str, make_model: Callable[[], torch.nn.Module], train_loader: 
         torch.cuda.reset_peak_memory_stats(device)
     model = make_model()
     train_ips, data_fraction, warmup_s = time_training(model, train_loader, device, args.warmup,
-                                                       args.steps)
-    eval_ips = time_eval(model, eval_loader, device, use_autocast=fast)
+                                                       args.steps, fast)
+    eval_ips = time_eval(model, eval_loader, device, fast)
     flops = 3 * forward_flops(build_model("unet", 1, 2, args.base_channels, 4), args.image_size)
     return Measured(name, train_ips, eval_ips, data_fraction, peak_memory(device),
                     flops * train_ips / 1e12, warmup_s, setup_s)

@@ -19,14 +19,16 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def autocast(device: torch.device) -> AbstractContextManager:
-    """bf16 autocast on CUDA; plain fp32 elsewhere."""
-    if device.type == "cuda":
+def autocast(device: torch.device, fast: bool = True) -> AbstractContextManager:
+    """bf16 autocast on CUDA; plain fp32 elsewhere, or everywhere when ``fast`` is off."""
+    if fast and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return nullcontext()
 
 
-def to_device(x: Tensor, device: torch.device) -> Tensor:
-    """Move a batch to ``device``, channels_last on CUDA."""
+def to_device(x: Tensor, device: torch.device, fast: bool = True) -> Tensor:
+    """Move a batch to ``device``, channels_last on CUDA unless ``fast`` is off."""
     x = x.to(device, non_blocking=True)
-    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+    if fast and device.type == "cuda":
+        return x.contiguous(memory_format=torch.channels_last)
+    return x

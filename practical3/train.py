@@ -153,10 +153,14 @@ def _train_epoch(model: nn.Module, data: Iterable[tuple[Tensor, Tensor]], loss_f
 
 
 def train_step(model: nn.Module, images: Tensor, masks: Tensor, loss_fn: nn.Module,
-               optimizer: torch.optim.Optimizer, device: torch.device) -> Tensor:
-    """One optimisation step on one batch; returns the detached loss (no device sync)."""
-    images, masks = to_device(images, device), to_device(masks, device)
-    with autocast(device):
+               optimizer: torch.optim.Optimizer, device: torch.device, fast: bool = True
+               ) -> Tensor:
+    """One optimisation step on one batch; returns the detached loss (no device sync).
+
+    ``fast`` (bf16 autocast and channels_last on CUDA) is off only for the benchmark's baseline.
+    """
+    images, masks = to_device(images, device, fast), to_device(masks, device, fast)
+    with autocast(device, fast):
         loss = loss_fn(model(images), masks)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
