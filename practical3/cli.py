@@ -46,7 +46,19 @@ def _train(args: argparse.Namespace) -> None:
     from practical3.train import train
 
     overrides = {name: getattr(args, name) for name in TRAIN_OVERRIDES}
-    cfg = profile(args.profile).replace(**overrides)
+    if args.resume:
+        from practical3 import checkpoint
+        from practical3.config import TrainConfig
+
+        fixed = [f"--{n.replace('_', '-')}" for n, v in overrides.items()
+                 if v is not None and n != "epochs"]
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot change a run being resumed: its saved "
+                             "settings apply (only --epochs may extend it)")
+        saved = checkpoint.load(args.out / "last.pt")["config"]
+        cfg = TrainConfig.from_dict(saved).replace(epochs=args.epochs)
+    else:
+        cfg = profile(args.profile).replace(**overrides)
     history = train(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet)
     print(f"trained {len(history)} epochs into {args.out} (best.pt, last.pt, history.csv)")
 

@@ -117,3 +117,17 @@ def test_resume_without_a_checkpoint_names_the_file(data, tmp_path):
 def test_asking_for_cuda_without_a_gpu_is_a_clear_error(data, tmp_path):
     with pytest.raises(ValueError, match="--device cpu"):
         train(CFG.replace(device="cuda"), data, tmp_path, progress=False)
+
+
+def test_cli_resume_keeps_the_saved_settings_and_only_extends_epochs(data, tmp_path, capsys):
+    from practical3.cli import main
+
+    base = ["train", "--data", str(data), "--out", str(tmp_path), "--quiet"]
+    assert main([*base, "--profile", "smoke", "--epochs", "1", "--batch-size", "4"]) == 0
+    assert main([*base, "--resume"]) == 0  # not the smoke profile's 2 epochs
+    assert len(pd.read_csv(tmp_path / "history.csv")) == 1
+    assert main([*base, "--resume", "--epochs", "2"]) == 0
+    assert len(pd.read_csv(tmp_path / "history.csv")) == 2
+    assert checkpoint.load(tmp_path / "last.pt")["config"]["batch_size"] == 4
+    assert main([*base, "--resume", "--lr", "1"]) == 1
+    assert "--lr cannot change a run being resumed" in capsys.readouterr().err
