@@ -13,17 +13,17 @@ from practical3.train import train
 
 
 @pytest.fixture(scope="session")
-def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic twin with 8 Train images a class (2 in Val and Test) at 64x64."""
     return synthesize(tmp_path_factory.mktemp("synthetic") / "twin", per_class=8, size=64, seed=0)
 
 
 @pytest.fixture(scope="session")
-def tiny_results(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_results(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete results folder (metrics, per-image table, history, run info) of a 1-epoch
     smoke run, as the report and the figures read it."""
     root = tmp_path_factory.mktemp("tiny-run")
-    train(profile("smoke").replace(epochs=1), synthetic_root, root / "run", progress=False)
-    evaluate(root / "run" / "best.pt", synthetic_root, root / "results", progress=False)
+    train(profile("smoke").replace(epochs=1), data, root / "run", progress=False)
+    evaluate(root / "run" / "best.pt", data, root / "results", progress=False)
     gather_run(root / "run", root / "results")
     return root / "results"

@@ -183,11 +183,6 @@ def test_per_image_table_hand_computed():
 # --- end to end on a tiny synthetic run ---------------------------------------------------
 
 @pytest.fixture(scope="module")
-def data(synthetic_root: Path) -> Path:
-    return synthetic_root
-
-
-@pytest.fixture(scope="module")
 def best(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """best.pt of a 2-epoch smoke run."""
     run = tmp_path_factory.mktemp("run")

@@ -17,11 +17,6 @@ CFG = profile("smoke").replace(epochs=3, batch_size=4, lr=3e-3)
 
 
 @pytest.fixture(scope="module")
-def data(synthetic_root: Path) -> Path:
-    return synthetic_root
-
-
-@pytest.fixture(scope="module")
 def reference_dir(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The run folder of an uninterrupted 3-epoch smoke run."""
     out = tmp_path_factory.mktemp("ref")
