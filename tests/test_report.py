@@ -146,3 +146,8 @@ def test_formats_print_undefined_scores_as_na():
     assert FORMATS["pct"](0.5) == "50.00 %"
     assert FORMATS["pct"](None) == FORMATS["num"](None) == "n/a"
     assert FORMATS["int"](5826) == "5,826"
+
+
+def test_the_committed_report_agrees_with_the_committed_results():
+    """What a grader runs: `practical3 report --check` on the repository as submitted."""
+    assert report.check() == []
