@@ -36,8 +36,12 @@ def choose_profile(name: str, data: str | Path | None) -> TrainConfig:
 
 def run(profile_name: str = "auto", data: str | Path | None = None,
         run_dir: str | Path | None = None, results_dir: str | Path = RESULTS_DIR,
-        figures_dir: str | Path = FIGURES_DIR, progress: bool = True) -> Path:
-    """Run every stage and return the written report's path; prints the time of each stage."""
+        figures_dir: str | Path = FIGURES_DIR, report_path: str | Path = report.REPORT,
+        progress: bool = True) -> Path:
+    """Run every stage and return the written report's path; prints the time of each stage.
+
+    The report links its figures as ``../figures/NAME.png``: keep ``figures_dir`` there.
+    """
     cfg = choose_profile(profile_name, data)
     run_dir = Path(run_dir or runs_dir() / cfg.profile)
     print(f"profile {cfg.profile}: {cfg.image_size} px, base {cfg.base_channels}, "
@@ -50,7 +54,7 @@ def run(profile_name: str = "auto", data: str | Path | None = None,
                                           device=cfg.device, progress=progress))
     gather_run(run_dir, results_dir)
     _stage("figures", lambda: figures.draw_all(results_dir, figures_dir))
-    return _stage("report", lambda: report.write(results_dir))
+    return _stage("report", lambda: report.write(results_dir, report_path))
 
 
 def _stage(name: str, work: Callable[[], T]) -> T:
