@@ -144,20 +144,16 @@ def test_mask_with_values_other_than_0_and_255(tmp_path):
     assert_names(err, bad)
 
 
-def test_image_without_its_mask(tmp_path):
+@pytest.mark.parametrize(("removed", "named"), [
+    (layout.INFECTION_MASKS_DIR, layout.IMAGES_DIR),  # an image without its mask
+    (layout.IMAGES_DIR, layout.LUNG_MASKS_DIR),  # a mask without its image
+], ids=["image-without-mask", "mask-without-image"])
+def test_an_unpaired_file_is_named(tmp_path, removed, named):
     part_dir = archive(tmp_path)
-    covid_file(part_dir, layout.INFECTION_MASKS_DIR).unlink()
+    covid_file(part_dir, removed).unlink()
     with pytest.raises(DataError) as err:
         build_index(tmp_path)
-    assert_names(err, covid_file(part_dir, layout.IMAGES_DIR))
-
-
-def test_mask_without_its_image(tmp_path):
-    part_dir = archive(tmp_path)
-    covid_file(part_dir, layout.IMAGES_DIR).unlink()
-    with pytest.raises(DataError) as err:
-        build_index(tmp_path)
-    assert_names(err, covid_file(part_dir, layout.LUNG_MASKS_DIR))
+    assert_names(err, covid_file(part_dir, named))
 
 
 def test_empty_images_folder(tmp_path):
