@@ -3,23 +3,42 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# auto: the report's full protocol with real data and a GPU, else the CPU demo on synthetic data
+# auto: the one table of practical3/session.py (GPU: full; CPU: laptop on real data, else demo)
 PROFILE ?= auto
 DATA ?=
+DATA_LABEL ?=
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+EXTRAS := test,notebooks,dicom
+# Every package of the venv pinned to one version; `make lock` rewrites it (and environment.yml).
+CONSTRAINTS := .ci/constraints.txt
+LOCK_VENV := .lock-venv
 
-.PHONY: setup test lint figures clean
+.PHONY: setup test lint figures lab clean lock
 
-$(STAMP): pyproject.toml
+# $(call install,VENV,PIP_OPTIONS): torch first, then the project with its extras.
+define install
+	$(1)/bin/pip install --quiet $(2) $(TORCH_PINS)
+	$(1)/bin/pip install --quiet $(2) -e '.[$(EXTRAS)]' $(TORCH_PINS)
+endef
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet $(TORCH_PINS)
-	$(BIN)/pip install --quiet -e '.[test,notebooks]' $(TORCH_PINS)
+	$(call install,$(VENV),-c $(CONSTRAINTS))
 	touch $(STAMP)
 
 setup: $(STAMP)
 
+# Re-pin in one command: resolve pyproject.toml and TORCH_PINS afresh, unconstrained, in a
+# throwaway venv; its `pip freeze` becomes $(CONSTRAINTS) and the versions of environment.yml.
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(call install,$(LOCK_VENV),)
+	$(LOCK_VENV)/bin/python .ci/lock.py --freeze
+	rm -rf $(LOCK_VENV)
+
 lint: setup
-	$(BIN)/ruff check practical3 tests benchmarks
+	$(BIN)/ruff check practical3 tests benchmarks notebooks .ci
 
 # Unit tests, then every notebook re-run by nbval in the smoke profile on tiny synthetic data.
 # Figures, runs and caches made by tests go to a scratch folder (conftest.py).
@@ -27,7 +46,12 @@ test: lint
 	PRACTICAL3_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
 
 figures: setup
-	$(BIN)/python -m practical3 pipeline --profile $(PROFILE) $(if $(DATA),--data $(DATA))
+	$(BIN)/python -m practical3 pipeline --profile $(PROFILE) $(if $(DATA),--data $(DATA)) \
+		$(if $(DATA_LABEL),--data-label "$(DATA_LABEL)")
+
+# The course: JupyterLab on the notebooks (01 to 04).
+lab: setup
+	$(BIN)/jupyter lab notebooks
 
 clean:
 	rm -rf data/cache data/synthetic* runs
