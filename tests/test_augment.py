@@ -1,13 +1,11 @@
-"""Joint augmentation: identity at zero range, binary masks, image and masks move together."""
+"""Batch augmentation: identity at zero range, binary masks, image and masks move together."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from torchvision import tv_tensors
-from torchvision.transforms import v2
 
-from practical3.augment import AugmentSpec, JointAugment, augment_batch
+from practical3.data.augment import AugmentSpec, augment_batch
 
 ZERO = AugmentSpec(rotation_deg=0, translate=0, scale=0, brightness=0, contrast=0)
 # Wider than the default so that a warp surely moves the square by several pixels.
@@ -71,16 +69,6 @@ def test_image_and_mask_move_together_in_a_batch():
         assert overlap(image[0] > 0.5, mask[0] > 0.5) > 0.95
 
 
-def test_image_and_mask_move_together_through_compose():
-    torch.manual_seed(0)
-    images, masks = square_batch(1)
-    transform = v2.Compose([JointAugment(STRONG)])
-    for _ in range(8):
-        image, mask = transform(tv_tensors.Image(images[0]), tv_tensors.Mask(masks[0]))
-        assert not torch.equal(mask, masks[0])
-        assert overlap(image[0] > 0.5, mask[0] > 0.5) > 0.95
-
-
 def test_each_sample_gets_its_own_parameters():
     torch.manual_seed(0)
     images, masks = square_batch(4)
@@ -89,24 +77,6 @@ def test_each_sample_gets_its_own_parameters():
         for j in range(i + 1, 4):
             assert not torch.equal(out_images[i], out_images[j])
             assert not torch.equal(out_masks[i], out_masks[j])
-
-
-def test_joint_augment_keeps_tv_tensor_types_and_dtypes():
-    images, masks = square_batch(1)
-    image, mask = v2.Compose([JointAugment(STRONG)])(
-        tv_tensors.Image(images[0]), tv_tensors.Mask(masks[0].to(torch.uint8)))
-    assert isinstance(image, tv_tensors.Image) and image.shape == (1, SIDE, SIDE)
-    assert isinstance(mask, tv_tensors.Mask) and mask.shape == (2, SIDE, SIDE)
-    assert mask.dtype == torch.uint8
-    assert set(mask.unique().tolist()) <= {0, 1}
-
-
-def test_joint_augment_leaves_other_inputs_alone():
-    images, masks = square_batch(1)
-    label = torch.tensor([2])
-    _, _, out = JointAugment(STRONG)(tv_tensors.Image(images[0]), tv_tensors.Mask(masks[0]),
-                                     label)
-    assert torch.equal(out, label)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

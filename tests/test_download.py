@@ -1,4 +1,4 @@
-"""practical3.download: no network; the reachability check and the client call are seams."""
+"""practical3.data.download: no network; the reachability check and the client call are seams."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from practical3 import download as dl
-from practical3 import layout, sources
-from practical3.config import PROJECT_ROOT
+from practical3.data import download as dl
+from practical3.data import layout, sources
+from practical3.errors import DownloadError
+from practical3.paths import PROJECT_ROOT
 
 IMAGE = "covid_1.png"
 
@@ -65,14 +66,14 @@ def fetch_returning(monkeypatch, make):
 
 
 def test_import_does_not_import_clients():
-    code = ("import practical3, practical3.download, sys; "
+    code = ("import practical3, practical3.data.download, sys; "
             "assert 'kaggle' not in sys.modules and 'kagglehub' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT)
 
 
 def test_missing_credentials_kaggle_client(monkeypatch, no_credentials, tmp_path):
     monkeypatch.delitem(sys.modules, "kaggle", raising=False)
-    with pytest.raises(dl.DownloadError, match="kaggle.com/settings") as err:
+    with pytest.raises(DownloadError, match="kaggle.com/settings") as err:
         dl.download(tmp_path / "raw", client="kaggle")
     assert "~/.kaggle/kaggle.json" in str(err.value) and "KAGGLE_USERNAME" in str(err.value)
     assert "kaggle" not in sys.modules
@@ -117,7 +118,7 @@ def test_no_credentials_found(no_credentials):
 def test_unreachable_fails_fast(monkeypatch, tmp_path):
     monkeypatch.setattr(dl, "_reachable", lambda: False)
     start = time.perf_counter()
-    with pytest.raises(dl.DownloadError, match="cannot reach Kaggle") as err:
+    with pytest.raises(DownloadError, match="cannot reach Kaggle") as err:
         dl.download(tmp_path / "raw")
     assert time.perf_counter() - start < 1.0
     assert dl.PAGE in str(err.value) and "--data" in str(err.value)
@@ -129,7 +130,7 @@ def test_hanging_client_times_out(monkeypatch, tmp_path):
     fetch_returning(monkeypatch, lambda partial: release.wait(10))
     start = time.perf_counter()
     try:
-        with pytest.raises(dl.DownloadError, match="did not finish in 0.3 s"):
+        with pytest.raises(DownloadError, match="did not finish in 0.3 s"):
             dl.download(tmp_path / "raw", timeout=0.3)
         assert time.perf_counter() - start < 2.0
     finally:
@@ -182,7 +183,7 @@ def test_folder_from_client_is_moved_into_dest(monkeypatch, tmp_path):
 def test_zip_slip_rejected(monkeypatch, tmp_path, evil):
     members = [*layout_members(2), evil]
     fetch_returning(monkeypatch, lambda partial: make_zip(partial / "covidqu.zip", members))
-    with pytest.raises(dl.DownloadError, match="refusing") as err:
+    with pytest.raises(DownloadError, match="refusing") as err:
         dl.download(tmp_path / "raw")
     assert repr(evil) in str(err.value)
     assert not (tmp_path / "raw").exists()
@@ -196,7 +197,7 @@ def test_bad_zip_rejected(monkeypatch, tmp_path):
         return partial / "covidqu.zip"
 
     fetch_returning(monkeypatch, make)
-    with pytest.raises(dl.DownloadError, match="covidqu.zip is corrupt.*delete it and retry"):
+    with pytest.raises(DownloadError, match="covidqu.zip is corrupt.*delete it and retry"):
         dl.download(tmp_path / "raw")
     assert not (tmp_path / "raw").exists()
 
@@ -204,7 +205,7 @@ def test_bad_zip_rejected(monkeypatch, tmp_path):
 def test_missing_part_not_marked_complete(monkeypatch, tmp_path):
     members = [m for m in layout_members(2) if m.startswith(layout.PARTS["lung"])]
     fetch_returning(monkeypatch, lambda partial: make_zip(partial / "covidqu.zip", members))
-    with pytest.raises(dl.DownloadError, match=layout.PARTS["infection"]):
+    with pytest.raises(DownloadError, match=layout.PARTS["infection"]):
         dl.download(tmp_path / "raw")
     assert not (tmp_path / "raw").exists()
 
@@ -212,7 +213,7 @@ def test_missing_part_not_marked_complete(monkeypatch, tmp_path):
 def test_non_empty_dest_without_marker_refused(tmp_path):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "stray.txt").write_text("x")
-    with pytest.raises(dl.DownloadError, match="no .practical3-complete marker"):
+    with pytest.raises(DownloadError, match="no .practical3-complete marker"):
         dl.download(tmp_path / "raw")
 
 
@@ -226,7 +227,7 @@ def test_client_errors_explained(monkeypatch, tmp_path, raised, message):
         raise raised
 
     fetch_returning(monkeypatch, fail)
-    with pytest.raises(dl.DownloadError, match=message):
+    with pytest.raises(DownloadError, match=message):
         dl.download(tmp_path / "raw")
 
 
@@ -237,7 +238,7 @@ def test_requests_connection_error_explained(monkeypatch, tmp_path):
         raise requests.exceptions.ConnectionError("Name or service not known")
 
     fetch_returning(monkeypatch, fail)
-    with pytest.raises(dl.DownloadError, match="cannot reach Kaggle.*by hand"):
+    with pytest.raises(DownloadError, match="cannot reach Kaggle.*by hand"):
         dl.download(tmp_path / "raw")
 
 
@@ -250,7 +251,7 @@ def test_kaggle_client_help_text_swallowed(monkeypatch, no_credentials, tmp_path
         raise SystemExit(1)
 
     fetch_returning(monkeypatch, fail)
-    with pytest.raises(dl.DownloadError, match="authenticate with .KAGGLE_USERNAME"):
+    with pytest.raises(DownloadError, match="authenticate with .KAGGLE_USERNAME"):
         dl.download(tmp_path / "raw", client="kaggle")
     print("after")
     assert capsys.readouterr().out == "after\n"

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from practical3 import layout, sources
-from practical3.cache import load_decoded
 from practical3.cli import main
-from practical3.config import DATA_ENV, PROJECT_ROOT, profile
-from practical3.index import DataError, build_index, count_table, find_part_dir, validate
-from practical3.sources import default_data_root, source_kind
-from practical3.synth import synthesize
+from practical3.data import layout, sources
+from practical3.data.cache import load_decoded
+from practical3.data.decode import read_png
+from practical3.data.index import build_index, count_table, describe, find_part_dir, validate
+from practical3.data.synth import synthesize
+from practical3.errors import DataError
+from practical3.paths import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "covidqu-sample"
 INFECTION = layout.PARTS["infection"]
@@ -68,7 +69,8 @@ def test_sample_counts_four_per_class_in_test(sample):
     table = count_table(index)
     assert table.loc[("infection", "Test")].to_dict() == {
         "COVID-19": 4, "Non-COVID": 4, "Normal": 4, "total": 12}
-    assert list(table.index) == [("infection", "Test")]
+    assert table["total"].sum() == 12  # every other part and split is shown as zero
+    assert len(table) == len(layout.PARTS) * len(layout.SPLITS)
 
 
 def test_sample_validates(sample):
@@ -76,7 +78,7 @@ def test_sample_validates(sample):
 
 
 def test_sample_is_real(sample):
-    assert source_kind(sample) == "real"
+    assert sources.describe(sample).kind == "real"
 
 
 # --- root finding ---------------------------------------------------------------------------
@@ -156,15 +158,6 @@ def test_an_unpaired_file_is_named(tmp_path, removed, named):
     assert_names(err, covid_file(part_dir, named))
 
 
-def test_empty_images_folder(tmp_path):
-    part_dir = archive(tmp_path)
-    for folder in (layout.IMAGES_DIR, *layout.mask_dirs("infection")):
-        covid_file(part_dir, folder).unlink()
-    with pytest.raises(DataError) as err:
-        build_index(tmp_path)
-    assert_names(err, part_dir / "Test" / "COVID-19" / layout.IMAGES_DIR)
-
-
 def test_folder_without_split_folders(tmp_path):
     write_png(tmp_path / "holiday.png", np.zeros((SIDE, SIDE)))
     with pytest.raises(DataError) as err:
@@ -178,16 +171,107 @@ def test_missing_folder(tmp_path):
     assert_names(err, tmp_path / "nowhere")
 
 
-def test_split_with_missing_class_folder(tmp_path):
+# --- copies as they really are: subsets and clutter ------------------------------------------
+
+def remove(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    folder.rmdir()
+
+
+@pytest.mark.parametrize("emptied", ["absent", "empty"])
+def test_an_absent_or_empty_class_folder_counts_zero(tmp_path, emptied):
     part_dir = archive(tmp_path)
-    for file in (part_dir / "Test" / "Normal").rglob("*.png"):
-        file.unlink()
-    for folder in sorted((part_dir / "Test" / "Normal").rglob("*"), reverse=True):
-        folder.rmdir()
-    (part_dir / "Test" / "Normal").rmdir()
-    with pytest.raises(DataError) as err:
+    normal = part_dir / "Test" / "Normal"
+    if emptied == "absent":
+        remove(normal)
+    else:
+        for file in normal.rglob("*.png"):
+            file.unlink()
+    table = count_table(build_index(tmp_path))
+    assert table.loc[("infection", "Test")].to_dict() == {
+        "COVID-19": 1, "Non-COVID": 1, "Normal": 0, "total": 2}
+
+
+def test_a_copy_of_one_split_and_one_class_indexes(tmp_path):
+    part_dir = archive(tmp_path)
+    for cls in ("Non-COVID", "Normal"):
+        remove(part_dir / "Test" / cls)
+    index = build_index(tmp_path)
+    assert list(index["cls"]) == ["COVID-19"]
+    assert describe(index) == ("Infection Segmentation Data: Train 0, Val 0, Test 1 "
+                               "(classes: COVID-19)")
+
+
+def test_a_part_the_copy_lacks_is_refused_saying_what_it_holds(tmp_path):
+    archive(tmp_path)
+    with pytest.raises(DataError, match="no images of 'Lung Segmentation Data'; this copy "
+                                        "holds Infection Segmentation Data"):
+        build_index(tmp_path, parts=["lung"])
+
+
+def test_a_class_folder_with_images_but_no_mask_folder_is_named(tmp_path):
+    part_dir = archive(tmp_path)
+    remove(part_dir / "Test" / "Normal" / layout.LUNG_MASKS_DIR)
+    with pytest.raises(DataError, match="missing folder.*'lung masks'") as err:
         build_index(tmp_path)
     assert_names(err, part_dir / "Test" / "Normal")
+
+
+CLUTTER = {
+    ".DS_Store": "hidden files (.DS_Store, ._ resource forks)",
+    "._covid_1.png": "hidden files (.DS_Store, ._ resource forks)",
+    "Thumbs.db": "system files (Thumbs.db, desktop.ini)",
+    "desktop.ini": "system files (Thumbs.db, desktop.ini)",
+    "covid_1.png.xmp": "other files (sidecars such as .xmp or .json, notes)",
+    "covid_1.json": "other files (sidecars such as .xmp or .json, notes)",
+}
+
+
+def test_clutter_is_skipped_and_counted(tmp_path):
+    part_dir = archive(tmp_path)
+    images = part_dir / "Test" / "COVID-19" / layout.IMAGES_DIR
+    for name in CLUTTER:
+        (images / name).write_bytes(b"\x00\x05\x16\x07 not data")
+    checkpoint = images / ".ipynb_checkpoints" / "covid_1-checkpoint.png"
+    write_png(checkpoint, np.zeros((SIDE, SIDE)))
+    macosx = tmp_path / "__MACOSX" / INFECTION / INFECTION / "Test" / "COVID-19"
+    write_png(macosx / layout.IMAGES_DIR / "._covid_1.png", np.zeros((SIDE, SIDE)))
+    index = build_index(tmp_path)
+    validate(index)
+    assert len(index) == 3
+    counts = {kind: list(CLUTTER.values()).count(kind) for kind in set(CLUTTER.values())}
+    counts["folders (notebook checkpoints and the like)"] = 1
+    assert index.attrs["skipped"] == dict(sorted(counts.items()))
+
+
+def test_a_copy_under_macosx_clutter_is_still_found_one_level_deeper(tmp_path):
+    part_dir = archive(tmp_path / "covidqu")
+    (tmp_path / "__MACOSX" / INFECTION / INFECTION / "Test").mkdir(parents=True)
+    assert find_part_dir(tmp_path, "infection") == part_dir
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA", "P", "I;16"])
+def test_images_and_masks_resaved_in_another_colour_mode_read_the_same(tmp_path, mode):
+    part_dir = archive(tmp_path)
+    files = [covid_file(part_dir, f) for f in (layout.IMAGES_DIR, *layout.mask_dirs("infection"))]
+    before = [read_png(f, mask=i > 0) for i, f in enumerate(files)]
+    for file in files:
+        gray = Image.open(file)
+        resaved = (Image.fromarray(np.asarray(gray).astype(np.uint16) * 257) if mode == "I;16"
+                   else gray.convert(mode))
+        resaved.save(file)
+        assert Image.open(file).mode == mode
+    validate(build_index(tmp_path))
+    for i, (file, expected) in enumerate(zip(files, before, strict=True)):
+        np.testing.assert_array_equal(read_png(file, mask=i > 0), expected)
+
+
+def test_a_bilevel_mask_reads_as_0_and_1(tmp_path):
+    mask = covid_file(archive(tmp_path), layout.LUNG_MASKS_DIR)
+    before = read_png(mask, mask=True)
+    Image.open(mask).convert("1").save(mask)
+    np.testing.assert_array_equal(read_png(mask, mask=True), before)
 
 
 def test_validate_lists_every_bad_file(tmp_path):
@@ -231,27 +315,7 @@ def test_synthetic_twin_indexes_and_validates(tmp_path):
     assert table.loc[("infection", "Train")].to_dict() == {
         "COVID-19": 2, "Non-COVID": 2, "Normal": 2, "total": 6}
     assert set(index["part"]) == {"infection", "lung"}
-    assert source_kind(root) == "synthetic"
-
-
-# --- which data a notebook uses -------------------------------------------------------------
-
-def test_default_data_root_prefers_real_data(tmp_path, monkeypatch):
-    monkeypatch.setenv(DATA_ENV, str(tmp_path / "covidqu"))
-    assert default_data_root(profile("smoke")) == tmp_path / "covidqu"
-
-
-def test_default_data_root_falls_back_to_the_profiles_twin(tmp_path, monkeypatch):
-    monkeypatch.delenv(DATA_ENV, raising=False)
-    monkeypatch.setattr(sources, "DATA_DIR", tmp_path)
-    monkeypatch.setattr(sources, "KAGGLE_INPUT", tmp_path / "no-kaggle")
-    root = default_data_root(profile("smoke"))
-    assert root == tmp_path / "synthetic-smoke"
-    assert source_kind(root) == "synthetic"
-    spec = profile("smoke").synth
-    assert sources.synthetic_spec(root)["per_class"] == spec.per_class
-    assert sources.synthetic_spec(root)["size"] == spec.size
-    assert default_data_root(profile("smoke")) == root  # reused, not rewritten
+    assert sources.describe(root).kind == "synthetic"
 
 
 # --- nothing is half-written ----------------------------------------------------------------

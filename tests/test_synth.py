@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from practical3 import layout, sources, synth
+from practical3.data import layout, sources, synth
+from practical3.errors import ConfigError, DataError
 
 SIZE = 64
 PER_CLASS = 4  # Train 4, Val and Test max(2, 4 // 4) = 2
@@ -151,13 +152,13 @@ def test_second_call_with_same_parameters_does_nothing(twin, monkeypatch):
 def test_folder_without_marker_is_refused(tmp_path):
     (tmp_path / "twin").mkdir()
     (tmp_path / "twin" / "notes.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="delete that folder or choose another --dest"):
+    with pytest.raises(DataError, match="delete that folder or choose another --dest"):
         synth.synthesize(tmp_path / "twin", 2, size=SIZE)
     assert (tmp_path / "twin" / "notes.txt").read_text() == "mine"
 
 
 def test_twin_with_other_parameters_is_refused(twin):
-    with pytest.raises(FileExistsError, match=re.escape(str(twin))):
+    with pytest.raises(DataError, match=re.escape(str(twin))):
         synth.synthesize(twin, PER_CLASS, size=SIZE, seed=1)
 
 
@@ -188,7 +189,7 @@ def test_failure_leaves_neither_temporary_folder_nor_destination(tmp_path, monke
     [{"per_class": 0}, {"size": 16}, {"seed": -1}, {"parts": ("heart",)}, {"parts": ()}],
 )
 def test_bad_parameters_are_refused(tmp_path, kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         synth.synthesize(tmp_path / "twin", **{"per_class": 2, "size": SIZE, **kwargs})
     assert not (tmp_path / "twin").exists()
 
@@ -201,7 +202,7 @@ def test_phantom_returns_uint8_images_and_binary_masks():
 
 
 def test_phantom_refuses_an_unknown_class():
-    with pytest.raises(ValueError, match="COVID-19"):
+    with pytest.raises(ConfigError, match="COVID-19"):
         synth.phantom(np.random.default_rng(0), SIZE, "covid")
 
 

@@ -6,9 +6,9 @@ left, the left lung is smaller, and the lung masks follow that), so a flipped fi
 anatomy the test set never contains (situs inversus). Small rotations, shifts and zooms mimic
 patient positioning; brightness and contrast mimic exposure.
 
-The same batched functions serve training (``augment_batch``: a whole batch on its device,
-each sample with its own parameters) and the ``SegmentationDataset`` (through the
-torchvision.transforms.v2 ``JointAugment`` transform, one sample at a time).
+Training augments a whole batch on its device at once (``augment_batch``), each sample with its
+own parameters; the benchmark's per-sample baseline reuses the same functions one image at a
+time.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchvision import tv_tensors
-from torchvision.transforms import v2
 
 
 @dataclass(frozen=True)
@@ -75,23 +73,3 @@ def augment_batch(images: Tensor, masks: Tensor, spec: AugmentSpec) -> tuple[Ten
     params = sample_params(images.shape[0], spec, images.device)
     images = adjust_intensity(warp(images, params, "bilinear"), params)
     return images, warp(masks, params, "nearest")
-
-
-class JointAugment(v2.Transform):
-    """torchvision v2 transform: the same affine for ``Image`` and ``Mask``, intensity on images."""
-
-    def __init__(self, spec: AugmentSpec = AugmentSpec()):
-        super().__init__()
-        self.spec = spec
-
-    def make_params(self, flat_inputs: list) -> dict[str, Tensor]:
-        return sample_params(1, self.spec)
-
-    def transform(self, inpt: Tensor, params: dict[str, Tensor]) -> Tensor:
-        if isinstance(inpt, tv_tensors.Mask):
-            out = warp(inpt[None].float(), params, "nearest")[0].to(inpt.dtype)
-        elif isinstance(inpt, tv_tensors.Image):
-            out = adjust_intensity(warp(inpt[None], params, "bilinear"), params)[0]
-        else:
-            return inpt
-        return tv_tensors.wrap(out, like=inpt)

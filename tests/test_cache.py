@@ -1,4 +1,4 @@
-"""The decoded cache (built once, rebuilt on change, keyed by size) and the Dataset it feeds."""
+"""The decoded cache (built once, rebuilt on change, keyed by size) and picking a split."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from PIL import Image
 
-from practical3 import cache, layout
-from practical3.augment import AugmentSpec
-from practical3.cache import decode_resized, load_decoded
-from practical3.dataset import PngSource, SegmentationDataset, open_source, select_split
-from practical3.index import build_index
-from practical3.synth import synthesize
+from practical3.data import cache, layout
+from practical3.data.cache import load_decoded
+from practical3.data.decode import decode_resized
+from practical3.data.index import build_index, select_split
+from practical3.data.synth import synthesize
+from practical3.errors import DataError
 
 TARGETS = layout.TARGETS["infection"]
 SIZE = 64
@@ -85,14 +84,12 @@ def test_cache_records_follow_the_index_order(index, tmp_path):
     assert list(decoded.records["cls"]) == list(index["cls"])
 
 
-@pytest.mark.parametrize("size", [SIZE, 40])
-def test_cached_and_png_sources_give_identical_tensors(index, tmp_path, size):
-    cached = SegmentationDataset(open_source(index, "infection", size, cache_dir=tmp_path))
-    direct = SegmentationDataset(PngSource(index, TARGETS, size))
-    assert len(cached) == len(direct) == len(index)
-    for i in range(len(index)):
-        for a, b in zip(cached[i], direct[i], strict=True):
-            assert torch.equal(a, b)
+def test_cache_channels_are_lung_then_infection(index, tmp_path):
+    decoded = load_decoded(index, TARGETS, SIZE, cache_dir=tmp_path)
+    by_class = {cls: decoded.masks[i] for i, cls in enumerate(index["cls"])}
+    assert by_class["COVID-19"][1].any()
+    assert not by_class["Normal"][1].any()
+    assert by_class["Normal"][0].any()
 
 
 def test_resizing_keeps_masks_binary(index):
@@ -109,43 +106,13 @@ def test_resizing_keeps_mask_area(index):
     assert int(half[0].sum()) * 4 == pytest.approx(int(full[0].sum()), rel=0.05)
 
 
-# --- the Dataset ----------------------------------------------------------------------------
-
-def test_dataset_item_shapes_dtypes_and_ranges(index, tmp_path):
-    dataset = SegmentationDataset(open_source(index, "infection", 32, cache_dir=tmp_path))
-    image, masks = dataset[0]
-    assert image.shape == (1, 32, 32) and image.dtype == torch.float32
-    assert masks.shape == (2, 32, 32) and masks.dtype == torch.float32
-    assert type(image) is torch.Tensor and type(masks) is torch.Tensor
-    assert image.min() >= 0 and image.max() <= 1 and image.max() > image.min()
-    assert set(masks.unique().tolist()) <= {0.0, 1.0}
-
-
-def test_dataset_channels_are_lung_then_infection(index, tmp_path):
-    dataset = SegmentationDataset(open_source(index, "infection", SIZE, cache_dir=tmp_path))
-    by_class = {cls: dataset[i][1] for i, cls in enumerate(index["cls"])}
-    assert by_class["COVID-19"][1].any()
-    assert not by_class["Normal"][1].any()
-    assert by_class["Normal"][0].any()
-
-
-def test_augmented_items_keep_binary_masks_and_range(index, tmp_path):
-    torch.manual_seed(0)
-    dataset = SegmentationDataset(open_source(index, "infection", 32, cache_dir=tmp_path),
-                                  augment=AugmentSpec())
-    image, masks = dataset[0]
-    assert image.shape == (1, 32, 32) and masks.shape == (2, 32, 32)
-    assert image.min() >= 0 and image.max() <= 1
-    assert set(masks.unique().tolist()) <= {0.0, 1.0}
-
-
 # --- select_split ---------------------------------------------------------------------------
 
 @pytest.fixture
 def fake_index() -> pd.DataFrame:
     """An index-shaped table of 40 Train and 10 Val rows (no files: select_split reads none)."""
     splits = ["Train"] * 40 + ["Val"] * 10
-    return pd.DataFrame({"part": "infection", "split": splits,
+    return pd.DataFrame({"part": "infection", "split": splits, "cls": "COVID-19",
                          "name": [f"{i}.png" for i in range(len(splits))]})
 
 
@@ -174,5 +141,6 @@ def test_select_split_limit_above_size_keeps_all(fake_index):
 
 
 def test_select_split_missing_split_names_it(fake_index):
-    with pytest.raises(ValueError, match="'Test'"):
+    with pytest.raises(DataError, match=r"no images in the Test split.*holds Infection "
+                       r"Segmentation Data: Train 40, Val 10, Test 0 \(classes: COVID-19\)"):
         select_split(fake_index, "infection", "Test")

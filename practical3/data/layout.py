@@ -6,12 +6,9 @@ the synthetic twin, the index, the download and the Dataset all take their names
 
 from __future__ import annotations
 
-from typing import Literal
-
 KAGGLE_HANDLE = "anasmohammedtahir/covidqu"
 KAGGLE_VERSION = 7
 
-Part = Literal["infection", "lung"]
 PARTS: dict[str, str] = {
     "infection": "Infection Segmentation Data",
     "lung": "Lung Segmentation Data",
@@ -23,7 +20,8 @@ IMAGES_DIR = "images"
 LUNG_MASKS_DIR = "lung masks"
 INFECTION_MASKS_DIR = "infection masks"
 
-# Targets a model predicts for each part, in channel order.
+# Every target any model predicts, and the targets of each part's model, in channel order.
+ALL_TARGETS: tuple[str, ...] = ("lung", "infection")
 TARGETS: dict[str, tuple[str, ...]] = {
     "infection": ("lung", "infection"),
     "lung": ("lung",),

@@ -3,22 +3,19 @@
 The decoded uint8 cache is copied to the device once (GPU memory on CUDA, plain memory on a
 CPU); every batch is then indexed and augmented there by ``augment_batch``, each sample with
 its own random parameters. A step has no decoding, no per-sample Python work and, on a GPU, no
-host-to-device copy. Measured on 2 CPU cores this is 2-5x cheaper per batch than the
-per-sample ``SegmentationDataset`` in a DataLoader, which remains the path for sources that
-decode PNGs on access (``PngSource``).
+host-to-device copy. Measured on 2 CPU cores this is 2-5x cheaper per batch than a per-sample
+Dataset in a DataLoader (the benchmark's baseline, ``benchmarks/baseline.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
 
-from practical3.augment import AugmentSpec, augment_batch
-from practical3.cache import DecodedArrays
-from practical3.dataset import SampleSource, SegmentationDataset
+from practical3.data.augment import AugmentSpec, augment_batch
+from practical3.data.cache import DecodedArrays
 
 
 class DeviceBatches:
@@ -47,17 +44,9 @@ class DeviceBatches:
             yield images, masks
 
 
-def batches(source: SampleSource, batch_size: int, device: torch.device, *, train: bool,
-            augment: AugmentSpec | None = None) -> Iterable[tuple[Tensor, Tensor]]:
-    """Batches for training (shuffled, augmented, full batches) or evaluation (in order).
-
-    A decoded split is served from the device; any other source through a DataLoader.
-    """
-    augment = augment if train else None
+def batches(source: DecodedArrays, batch_size: int, device: torch.device, *, train: bool,
+            augment: AugmentSpec | None = None) -> DeviceBatches:
+    """Batches for training (shuffled, augmented, full batches) or evaluation (in order)."""
     # Dropping a ragged last batch keeps BatchNorm away from a batch of one image.
-    drop_last = train and len(source) > batch_size
-    if isinstance(source, DecodedArrays):
-        return DeviceBatches(source, batch_size, device, augment, shuffle=train,
-                             drop_last=drop_last)
-    return DataLoader(SegmentationDataset(source, augment), batch_size=batch_size, shuffle=train,
-                      drop_last=drop_last)
+    return DeviceBatches(source, batch_size, device, augment if train else None, shuffle=train,
+                         drop_last=train and len(source) > batch_size)

@@ -1,8 +1,8 @@
 """Download COVID-QU-Ex (pinned Kaggle version) into ``data/raw``, safely and in bounded time.
 
-The client works in ``.<dest>.partial`` beside ``dest``, kept after a failure so the next try
-resumes; the verified folder is marked complete and then renamed to ``dest`` in one step, so
-``dest`` never looks complete unless it is. Kaggle clients are imported only when needed.
+The client works in ``.<out_dir>.partial`` beside ``out_dir``, kept after a failure so the next try
+resumes; the verified folder is marked complete and then renamed to ``out_dir`` in one step, so
+``out_dir`` never looks complete unless it is. Kaggle clients are imported only when needed.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from practical3 import layout, sources
-from practical3.index import find_part_dir
+from practical3.data import layout, sources
+from practical3.data.index import find_part_dir
+from practical3.errors import DownloadError
 
 # The same pinned version as each client spells it.
 HANDLES = {"kagglehub": f"{layout.KAGGLE_HANDLE}/versions/{layout.KAGGLE_VERSION}",
@@ -27,7 +28,7 @@ HANDLES = {"kagglehub": f"{layout.KAGGLE_HANDLE}/versions/{layout.KAGGLE_VERSION
 PAGE = f"https://www.kaggle.com/datasets/{layout.KAGGLE_HANDLE}"
 KAGGLE_HOST = ("api.kaggle.com", 443)  # where both clients send their requests
 REACH_TIMEOUT = 5.0
-BY_HAND = (f"download the archive by hand from {PAGE} and unzip it into {{dest}}, "
+BY_HAND = (f"download the archive by hand from {PAGE} and unzip it into {{out_dir}}, "
            "or point --data at a copy on disk")
 CREDENTIALS_FIX = (
     "Create an API token at https://www.kaggle.com/settings (API section), then either save "
@@ -37,42 +38,38 @@ CREDENTIALS_FIX = (
 )
 
 
-class DownloadError(RuntimeError):
-    """The download could not finish; the message says why and what to do."""
-
-
-def download(dest: str | Path = "data/raw", client: str = "kagglehub",
+def download(out_dir: str | Path = "data/raw", client: str = "kagglehub",
              timeout: float = 600.0) -> Path:
-    """Return a complete copy of COVID-QU-Ex, downloading it into ``dest`` only when needed.
+    """Return a complete copy of COVID-QU-Ex, downloading it into ``out_dir`` only when needed.
 
     A Kaggle notebook's ``/kaggle/input`` copy is used as is. kagglehub downloads public
     datasets anonymously; the ``kaggle`` client needs credentials, checked before its import.
     """
     if client not in HANDLES:
         raise DownloadError(f"unknown client {client!r}: use one of {', '.join(HANDLES)}")
-    dest = Path(dest)
+    out_dir = Path(out_dir)
     if not missing_parts(sources.KAGGLE_INPUT):
         return sources.KAGGLE_INPUT
-    if (dest / sources.COMPLETE_MARKER).is_file():
-        return dest
-    if dest.exists() and any(dest.iterdir()):
-        raise DownloadError(f"{dest} holds files but no {sources.COMPLETE_MARKER} marker: "
+    if (out_dir / sources.COMPLETE_MARKER).is_file():
+        return out_dir
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise DownloadError(f"{out_dir} holds files but no {sources.COMPLETE_MARKER} marker: "
                             "delete or move it and retry, or point --data at it")
     if client == "kaggle" and credential_source() is None:
         raise DownloadError(f"the kaggle client found no Kaggle credentials. {CREDENTIALS_FIX}")
     if not _reachable():
         raise DownloadError(f"cannot reach Kaggle ({KAGGLE_HOST[0]}): check the network, or "
-                            + BY_HAND.format(dest=dest))
-    partial = dest.with_name(f".{dest.name}.partial")
+                            + BY_HAND.format(out_dir=out_dir))
+    partial = out_dir.with_name(f".{out_dir.name}.partial")
     partial.mkdir(parents=True, exist_ok=True)
     try:
         fetched = _run_bounded(lambda: _fetch(client, partial), timeout, quiet=client == "kaggle")
     except (Exception, SystemExit) as exc:
-        raise _explain(exc, dest) from exc
+        raise _explain(exc, out_dir) from exc
     if fetched is None:
         raise DownloadError(f"the {client} download did not finish in {timeout:g} s (the partial "
                             f"download in {partial} resumes next time): retry with a larger "
-                            f"--timeout, or {BY_HAND.format(dest=dest)}")
+                            f"--timeout, or {BY_HAND.format(out_dir=out_dir)}")
     root = extract_zip(fetched, partial / "extracted") if fetched.is_file() else fetched
     missing = missing_parts(root)
     if missing:
@@ -82,11 +79,11 @@ def download(dest: str | Path = "data/raw", client: str = "kagglehub",
     marker = {"handle": layout.KAGGLE_HANDLE, "version": layout.KAGGLE_VERSION,
               "files": files, "bytes": size, "client": client}
     (root / sources.COMPLETE_MARKER).write_text(json.dumps(marker, indent=2))
-    if dest.exists():
-        dest.rmdir()  # empty, checked above
-    os.replace(root, dest)
+    if out_dir.exists():
+        out_dir.rmdir()  # empty, checked above
+    os.replace(root, out_dir)
     shutil.rmtree(partial, ignore_errors=True)
-    return dest
+    return out_dir
 
 
 def credential_source() -> str | None:
@@ -114,21 +111,21 @@ def missing_parts(root: str | Path) -> list[str]:
             if folder is None or not all((folder / s).is_dir() for s in layout.SPLITS)]
 
 
-def extract_zip(archive: Path, out: Path) -> Path:
-    """Extract ``archive`` into ``out``, refusing any member that would land outside it."""
-    out.mkdir(parents=True, exist_ok=True)
+def extract_zip(archive: Path, out_dir: Path) -> Path:
+    """Extract ``archive`` into ``out_dir``, refusing any member that would land outside it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     try:
         with zipfile.ZipFile(archive) as zf:
             for name in zf.namelist():
-                target = (out / name).resolve()
-                if Path(name).is_absolute() or not target.is_relative_to(out.resolve()):
+                target = (out_dir / name).resolve()
+                if Path(name).is_absolute() or not target.is_relative_to(out_dir.resolve()):
                     raise DownloadError(f"{archive} holds member {name!r}, which would be "
-                                        f"written outside {out}: refusing to extract it")
-            zf.extractall(out)
+                                        f"written outside {out_dir}: refusing to extract it")
+            zf.extractall(out_dir)
     except (zipfile.BadZipFile, EOFError) as exc:
         raise DownloadError(f"{archive} is corrupt or truncated ({exc}): "
                             "delete it and retry the download") from exc
-    return out
+    return out_dir
 
 
 def _reachable(address: tuple[str, int] = KAGGLE_HOST, timeout: float = REACH_TIMEOUT) -> bool:
@@ -186,7 +183,7 @@ def _run_bounded(work: Callable[[], Path], timeout: float, quiet: bool) -> Path 
     return outcome.get("result")
 
 
-def _explain(exc: BaseException, dest: Path) -> DownloadError:
+def _explain(exc: BaseException, out_dir: Path) -> DownloadError:
     """One actionable DownloadError for whatever a client raised."""
     if isinstance(exc, DownloadError):
         return exc
@@ -201,7 +198,7 @@ def _explain(exc: BaseException, dest: Path) -> DownloadError:
 
     if isinstance(exc, ConnectionError | Timeout):
         return DownloadError(f"cannot reach Kaggle ({exc}): check the network, or "
-                             + BY_HAND.format(dest=dest))
+                             + BY_HAND.format(out_dir=out_dir))
     return DownloadError(f"downloading {layout.KAGGLE_HANDLE} version {layout.KAGGLE_VERSION} "
                          f"failed: {type(exc).__name__}: {exc}")
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,8 +16,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from practical3 import layout
-from practical3.sources import SYNTHETIC_MARKER
+from practical3.atomic import build_folder
+from practical3.data import layout
+from practical3.data.sources import SYNTHETIC_MARKER
+from practical3.errors import ConfigError, DataError
 
 GENERATOR_VERSION = 1
 INFECTED_SHARE = (0.01, 0.6)  # share of the lung a COVID-19 phantom's infection covers
@@ -218,7 +218,7 @@ def phantom(
     and inside the lung for COVID-19, all zero for Non-COVID and Normal (as in the archive).
     """
     if cls not in layout.CLASSES:
-        raise ValueError(f"unknown class {cls!r}: choose one of {', '.join(layout.CLASSES)}")
+        raise ConfigError(f"unknown class {cls!r}: choose one of {', '.join(layout.CLASSES)}")
     u, v = _pose(rng, size)
     centre = _mediastinum(u, v, rng)
     lung = (_lung(u, v, -1, rng) | _lung(u, v, 1, rng)) & ~centre
@@ -295,9 +295,9 @@ def _spec(per_class: int, size: int, seed: int, parts: Sequence[str]) -> dict:
     """What the marker records, and what a second call must match to reuse a folder."""
     unknown = sorted(set(parts) - set(layout.PARTS))
     if unknown or not parts:
-        raise ValueError(f"parts={list(parts)!r}: choose from {', '.join(layout.PARTS)}")
+        raise ConfigError(f"parts={list(parts)!r}: choose from {', '.join(layout.PARTS)}")
     if per_class < 1 or size < MIN_SIZE or seed < 0:
-        raise ValueError(
+        raise ConfigError(
             f"per_class={per_class}, size={size}, seed={seed}: "
             f"need per_class >= 1, size >= {MIN_SIZE}, seed >= 0"
         )
@@ -311,49 +311,40 @@ def _spec(per_class: int, size: int, seed: int, parts: Sequence[str]) -> dict:
     }
 
 
-def _existing_matches(dest: Path, spec: dict) -> bool:
-    """True when ``dest`` already holds this twin; False when it is free (absent or empty)."""
-    if not dest.exists() or (dest.is_dir() and not any(dest.iterdir())):
+def _existing_matches(out_dir: Path, spec: dict) -> bool:
+    """True when ``out_dir`` already holds this twin; False when it is free (absent or empty)."""
+    if not out_dir.exists() or (out_dir.is_dir() and not any(out_dir.iterdir())):
         return False
-    marker = dest / SYNTHETIC_MARKER
+    marker = out_dir / SYNTHETIC_MARKER
     found = json.loads(marker.read_text()) if marker.is_file() else None
     if found == spec:
         return True
     holds = f"a synthetic twin made with {found}" if found else f"no {SYNTHETIC_MARKER}"
-    raise FileExistsError(
-        f"{dest} exists and holds {holds}, not the one asked for ({spec}): "
-        "delete that folder or choose another --dest"
-    )
+    raise DataError([f"{out_dir} exists and holds {holds}, not the one asked for ({spec})"],
+                    "delete that folder or choose another --dest")
 
 
 def synthesize(
-    dest: str | Path,
+    out_dir: str | Path,
     per_class: int,
     size: int = 256,
     seed: int = 0,
     parts: Sequence[str] = ("infection", "lung"),
 ) -> Path:
-    """Write a synthetic COVID-QU-Ex under ``dest`` in the archive's double-nested layout.
+    """Write a synthetic COVID-QU-Ex into ``out_dir`` in the archive's double-nested layout.
 
     Train gets ``per_class`` images per class, Val and Test ``max(2, per_class // 4)``, in
     every part. Built in a hidden sibling folder and renamed into place with the marker
     written last; a second call with the same settings returns at once.
     """
-    dest = Path(dest)
+    out_dir = Path(out_dir)
     spec = _spec(per_class, size, seed, parts)
-    if _existing_matches(dest, spec):
-        return dest
-    tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
+    if _existing_matches(out_dir, spec):
+        return out_dir
+
+    def write(tmp: Path) -> None:
         for part in spec["parts"]:
             _write_part(tmp, part, per_class, size, seed)
         (tmp / SYNTHETIC_MARKER).write_text(json.dumps(spec, indent=2) + "\n")
-        if dest.is_dir():
-            dest.rmdir()  # free and empty, checked above
-        tmp.rename(dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+
+    return build_folder(out_dir, write)

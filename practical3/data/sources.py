@@ -1,0 +1,152 @@
+"""Where data comes from, and how every output says so: the synthetic twin, real COVID-QU-Ex,
+or other real X-rays in COVID-QU-Ex's layout.
+
+A synthetic root carries ``SYNTHETIC.json`` (written last by ``practical3 synth``); a real
+download carries ``COMPLETE_MARKER`` (written last by ``practical3 download``). A real copy is
+recognised as COVID-QU-Ex by that marker or by the archive's file names; any other copy is
+labelled from the name its README gives it (its first heading) and credited with the README's
+``Cite:`` paragraph, or from ``$PRACTICAL3_DATA_LABEL``. A copy's ``metadata.csv`` may give
+per-image patient ids and licences.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from practical3.data import layout
+from practical3.paths import DATA_ENV, data_dir
+
+SYNTHETIC_MARKER = "SYNTHETIC.json"
+COMPLETE_MARKER = ".practical3-complete"
+LABEL_ENV = "PRACTICAL3_DATA_LABEL"
+KAGGLE_INPUT = Path("/kaggle/input/covidqu")
+SYNTHETIC_LABEL = "Data: SYNTHETIC phantoms (practical3 synth), not real X-rays"
+REAL_LABEL = "Data: real COVID-QU-Ex (Kaggle anasmohammedtahir/covidqu)"
+COVIDQU_CREDIT = ("COVID-QU-Ex, Tahir et al., Computers in Biology and Medicine 139 (2021) "
+                  "105002")
+README, METADATA = "README.md", "metadata.csv"
+# Licences under which a figure may show an image and be shared: attribution only, share-alike
+# or none at all. Non-commercial, no-derivatives and unstated licences are not shown.
+OPEN_LICENCE = re.compile(r"^(CC0|public domain|CC BY( ?-SA)?)( \d\.\d)?$", re.IGNORECASE)
+_ARCHIVE_NAME = re.compile("|".join(
+    re.escape(fmt).replace(re.escape("{n}"), r"\d+") for fmt in layout.FILE_NAME_FORMATS.values()))
+_NAMES_CHECKED = 50
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """What a copy is: ``kind`` "synthetic" or "real", the dataset's name, the one-line label
+    every figure and report carries, and the credit its makers ask for."""
+
+    kind: str
+    dataset: str
+    label: str
+    credit: str | None
+
+    @property
+    def is_covidqu(self) -> bool:
+        """Real COVID-QU-Ex, the data the published reference values were measured on."""
+        return self.kind == "real" and self.dataset == "COVID-QU-Ex"
+
+    @property
+    def stamp(self) -> str:
+        return stamp(self.label, self.credit)
+
+
+def stamp(label: str, credit: str | None) -> str:
+    """The label and, on a second line, the credit: what a figure carries."""
+    return label + (f"\nCredit: {credit}" if credit else "")
+
+
+def is_synthetic(root: str | Path) -> bool:
+    """True when ``root`` (or a folder above it) is a synthetic twin made by ``synth``."""
+    root = Path(root).resolve()
+    return any((folder / SYNTHETIC_MARKER).is_file() for folder in (root, *root.parents))
+
+
+def describe(root: str | Path) -> DataSource:
+    """The data source of the copy at ``root``."""
+    if is_synthetic(root):
+        return DataSource("synthetic", "synthetic twin of COVID-QU-Ex", SYNTHETIC_LABEL, None)
+    override = os.environ.get(LABEL_ENV)
+    home = copy_root(root)
+    heading, credit = _readme(home)
+    if override:
+        return DataSource("real", override, f"Data: {override}", credit)
+    if (home / COMPLETE_MARKER).is_file() or _archive_names(home):
+        return DataSource("real", "COVID-QU-Ex", REAL_LABEL, COVIDQU_CREDIT)
+    name = heading.split(":")[0].strip() if heading else home.name
+    return DataSource("real", name, f"Data: real chest X-rays from {name} (not COVID-QU-Ex; "
+                      f"file names differ from the archive's)", credit)
+
+
+def copy_root(root: str | Path) -> Path:
+    """The folder a copy's parts sit in (``root`` itself, or the one above a part folder that
+    ``root`` points into): where its README and metadata.csv are."""
+    root = Path(root).resolve()
+    inside = [folder for folder in (root, *root.parents) if folder.name in layout.PARTS.values()]
+    return inside[-1].parent if inside else root
+
+
+def _readme(home: Path) -> tuple[str | None, str | None]:
+    """The README's first heading and its ``Cite:`` paragraph (one line), if any."""
+    path = home / README
+    if not path.is_file():
+        return None, None
+    text = path.read_text(encoding="utf-8", errors="replace")
+    heading = next((line.lstrip("#").strip() for line in text.splitlines()
+                    if line.startswith("# ")), None)
+    cite = next((block for block in re.split(r"\n\s*\n", text)
+                 if block.lstrip().lower().startswith("cite:")), None)
+    credit = " ".join(cite.split())[len("cite:"):].strip() if cite else None
+    return heading, credit
+
+
+@cache
+def _archive_names(home: Path) -> bool:
+    """True when the first image names of the copy follow the archive's naming."""
+    names = []
+    for images in sorted(home.rglob(layout.IMAGES_DIR)):
+        names += sorted(p.name for p in images.glob("*.png") if not p.name.startswith("."))
+        if len(names) >= _NAMES_CHECKED:
+            break
+    return bool(names) and all(_ARCHIVE_NAME.fullmatch(n) for n in names[:_NAMES_CHECKED])
+
+
+@cache
+def _metadata(home: Path) -> dict[str, dict[str, str]]:
+    path = home / METADATA
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as file:
+        return {row["name"]: row for row in csv.DictReader(file) if row.get("name")}
+
+
+def metadata(root: str | Path) -> dict[str, dict[str, str]]:
+    """The copy's ``metadata.csv`` rows by image file name (empty without one)."""
+    return _metadata(copy_root(root))
+
+
+def showable(root: str | Path, name: str) -> bool:
+    """May a figure that is shared show image ``name``? Yes for synthetic data and copies
+    without licence metadata (COVID-QU-Ex's own terms cover it); otherwise only under an open
+    licence (``OPEN_LICENCE``)."""
+    licence = metadata(root).get(name, {}).get("license")
+    return licence is None or bool(OPEN_LICENCE.match(licence.strip()))
+
+
+def real_data_root() -> Path | None:
+    """A real copy already on disk: ``$PRACTICAL3_DATA``, ``data/raw`` or a Kaggle mount."""
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
+    raw = data_dir() / "raw"
+    if (raw / COMPLETE_MARKER).is_file():
+        return raw
+    if KAGGLE_INPUT.is_dir():
+        return KAGGLE_INPUT
+    return None

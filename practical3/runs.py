@@ -1,0 +1,36 @@
+"""A training run's identity and folder.
+
+A run id is derived from the run's config (seed included) and the fingerprint of its data, so
+the same settings on the same files give the same id on every machine, and a finished run is
+reused only when both match. Checkpoints, ``history.csv``, ``run.json`` and the evaluation's
+results all carry it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from practical3.config import TrainConfig
+from practical3.paths import runs_dir
+
+LAST, BEST = "last.pt", "best.pt"
+ID_LENGTH = 12
+
+
+def run_id(cfg: TrainConfig, data_fingerprint: str) -> str:
+    """The id of training ``cfg`` on the data with ``data_fingerprint``."""
+    text = json.dumps({"config": cfg.to_dict(), "data": data_fingerprint}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:ID_LENGTH]
+
+
+def default_run_dir(cfg: TrainConfig, identity: str) -> Path:
+    """Where a run lives unless told otherwise: ``runs/<profile>-<part>-<run id>``."""
+    return runs_dir() / f"{cfg.profile}-{cfg.part}-{identity}"
+
+
+def saved_config(state: dict[str, Any]) -> TrainConfig:
+    """The config a checkpoint was trained with."""
+    return TrainConfig.from_dict(state["config"])
