@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from practical3 import layout
+from practical3 import models
 from practical3.atomic import write_with
 from practical3.config import TrainConfig
-from practical3.model import build_model
+from practical3.errors import RunError
 
 
 def save(state: dict[str, Any], path: str | Path) -> Path:
@@ -23,20 +23,19 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> dict[str, Any]
     """Load a checkpoint safely (tensors and plain containers only)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint; train first with "
-                                "`practical3 train --out RUN_DIR` (it writes RUN_DIR/best.pt)")
+        raise RunError(f"{path}: no such checkpoint; train first with "
+                       "`practical3 train --out RUN_DIR` (it writes RUN_DIR/best.pt)")
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # torch raises several types for damaged files
-        raise ValueError(f"{path}: not a readable practical3 checkpoint ({err}); "
-                         "use RUN_DIR/last.pt or best.pt written by `practical3 train`") from err
+        raise RunError(f"{path}: not a readable practical3 checkpoint ({err}); "
+                       "use RUN_DIR/last.pt or best.pt written by `practical3 train`") from err
 
 
-def model_from(state: dict[str, Any], device: torch.device | str = "cpu") -> tuple[nn.Module,
-                                                                                   TrainConfig]:
+def model_from(state: dict[str, Any], device: torch.device | str = "cpu"
+               ) -> tuple[nn.Module, TrainConfig]:
     """Rebuild the trained model and its config from a loaded checkpoint."""
     config = TrainConfig.from_dict(state["config"])
-    model = build_model(config.model, in_channels=1, out_channels=len(layout.TARGETS[config.part]),
-                        base_channels=config.base_channels, depth=config.depth)
+    model = models.from_config(config)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config

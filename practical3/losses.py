@@ -6,9 +6,13 @@ autocast off and computes in float32, so bf16 logits from a mixed-precision forw
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from practical3.errors import ConfigError
 
 
 def _as_float32(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,6 +29,8 @@ def _as_float32(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tenso
 class _Float32Loss(nn.Module):
     """Base: the subclass's ``loss`` runs in float32 with autocast disabled."""
 
+    description: ClassVar[str]  # one sentence for the report
+
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=logits.device.type, enabled=False):
             return self.loss(*_as_float32(logits, target))
@@ -36,17 +42,51 @@ class _Float32Loss(nn.Module):
 class BCELoss(_Float32Loss):
     """Binary cross-entropy with logits, averaged over every pixel and channel (the baseline)."""
 
+    description = "Binary cross-entropy with logits, averaged over every pixel and channel."
+
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits, target)
 
 
 class DiceLoss(_Float32Loss):
-    """Soft Dice 1 - (2 sum(p g) + eps) / (sum p + sum g + eps), per image and channel, averaged.
+    """Soft Dice pooled over the batch (nnU-Net's batch Dice): per target,
+    1 - (2 sum(p g) + eps) / (sum p + sum g + eps), the sums over every image and pixel.
 
-    ``eps`` (default 1) keeps an empty mask defined: an empty prediction on it costs 0 instead
-    of 0/0, and any predicted probability mass there costs mass / (mass + eps), so Dice pushes
-    healthy images towards all-zero. On masks of hundreds of pixels eps barely moves the value.
+    Healthy images behave: a target whose truth is empty in the whole batch is left out (a
+    confident correct prediction there costs nothing; the per-pixel BCE still teaches it), and
+    in a mixed batch the probability an empty image gets is counted as false positives of the
+    pooled score, so its gradient lowers exactly those pixels. With no target present, 0.
     """
+
+    description = ("Soft Dice pooled over the batch per target, leaving out a target whose "
+                   "truth is empty in the whole batch.")
+
+    def __init__(self, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        prob = torch.sigmoid(logits)
+        dims = (0, 2, 3)
+        intersection = (prob * target).sum(dims)
+        truth = target.sum(dims)
+        dice = (2 * intersection + self.eps) / (prob.sum(dims) + truth + self.eps)
+        present = truth > 0
+        if not present.any():
+            return (prob * 0).sum()  # zero, still attached to the graph
+        return (1 - dice[present]).mean()
+
+
+class ImageDiceLoss(_Float32Loss):
+    """Soft Dice per image and target with eps = 1, averaged over all of them: the earlier
+    default, kept to measure what the batch Dice changed.
+
+    On an empty truth it is nearly constant: a uniform logit of -4 (all pixels correctly
+    negative once thresholded) costs 0.999 on an empty 256 x 256 mask, with almost no gradient,
+    so every healthy image adds a floor that only the BCE term can move.
+    """
+
+    description = "Soft Dice per image and target (eps 1), averaged."
 
     def __init__(self, eps: float = 1.0) -> None:
         super().__init__()
@@ -60,15 +100,27 @@ class DiceLoss(_Float32Loss):
 
 
 class BCEDiceLoss(_Float32Loss):
-    """BCE plus soft Dice: per-pixel calibration from BCE, overlap (and class balance) from Dice."""
+    """BCE plus the batch Dice: per-pixel calibration from BCE, overlap (and class balance) from
+    Dice."""
 
-    def __init__(self, eps: float = 1.0) -> None:
+    description = ("BCE plus soft Dice pooled over the batch: per-pixel calibration from BCE, "
+                   "overlap (and class balance) from Dice.")
+    dice_class: ClassVar[type[_Float32Loss]] = DiceLoss
+
+    def __init__(self) -> None:
         super().__init__()
         self.bce = BCELoss()
-        self.dice = DiceLoss(eps)
+        self.dice = self.dice_class()
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.bce.loss(logits, target) + self.dice.loss(logits, target)
+
+
+class BCEImageDiceLoss(BCEDiceLoss):
+    """BCE plus the per-image Dice (the earlier default; see ``ImageDiceLoss``)."""
+
+    description = "BCE plus soft Dice per image and target (eps 1): the earlier default."
+    dice_class = ImageDiceLoss
 
 
 class FocalLoss(_Float32Loss):
@@ -77,6 +129,9 @@ class FocalLoss(_Float32Loss):
     ``alpha`` weighs the positive pixels (1 - alpha the negatives); ``gamma`` down-weights
     pixels that are already well classified.
     """
+
+    description = ("Binary focal loss (Lin et al. 2017): cross-entropy that down-weights easy "
+                   "pixels.")
 
     def __init__(self, alpha: float = 0.25, gamma: float = 2.0) -> None:
         super().__init__()
@@ -94,6 +149,7 @@ LOSSES: dict[str, type[_Float32Loss]] = {
     "bce": BCELoss,
     "dice": DiceLoss,
     "bce_dice": BCEDiceLoss,
+    "bce_image_dice": BCEImageDiceLoss,
     "focal": FocalLoss,
 }
 
@@ -101,5 +157,5 @@ LOSSES: dict[str, type[_Float32Loss]] = {
 def build_loss(name: str) -> nn.Module:
     """The loss called ``name`` in a run config (``TrainConfig.loss``), with default settings."""
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}: choose one of {', '.join(LOSSES)}")
+        raise ConfigError(f"unknown loss {name!r}: choose one of {', '.join(LOSSES)}")
     return LOSSES[name]()

@@ -12,17 +12,29 @@ nnU-Net's rule (NaN, then nanmean); MONAI's default ``ignore_empty=True`` drops 
 image, false positives included, and smp's ``zero_division=1`` scores a both-empty image as 1.
 So that healthy images still count, ``any_positive_rate`` reports the share of empty-truth
 images with any predicted positive pixel (``healthy_fp_rate`` in summaries).
+
+Where overlap saturates (lungs, Dice near 0.98), ``hausdorff95`` measures the boundary.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from scipy import ndimage
 from torch import Tensor
 
 TP, FP, FN, TN = range(4)
 METRICS = ("dice", "iou")
+# A pixel belongs to a mask when its predicted probability is above this.
+THRESHOLD = 0.5
+THRESHOLD_TEXT = f"probability > {THRESHOLD}"
+
+
+def binarize(logits: Tensor) -> Tensor:
+    """Boolean masks from logits: sigmoid(x) > THRESHOLD, computed as x > logit(THRESHOLD)."""
+    return logits > math.log(THRESHOLD / (1.0 - THRESHOLD))
 
 
 def confusion_counts(pred: Tensor, target: Tensor) -> Tensor:
@@ -135,32 +147,18 @@ def summarize_counts(counts: Tensor, target_names: list[str] | tuple[str, ...]) 
 
 
 class CountsAccumulator:
-    """Collects per-image counts batch by batch (on the batch's device, no sync) for validation.
+    """Collects per-image counts batch by batch (on the batch's device, no sync) for validation."""
 
-    ``from_logits`` must be stated: True for raw model outputs, False for probabilities. A pixel
-    is positive when its probability is strictly above ``threshold``.
-    """
-
-    def __init__(self, *, from_logits: bool, threshold: float = 0.5) -> None:
-        if not 0.0 < threshold < 1.0:
-            raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}.")
-        self.from_logits = from_logits
-        self.threshold = threshold
-        # sigmoid(x) > t  <=>  x > log(t / (1 - t)): threshold logits without a sigmoid.
-        self._cut = math.log(threshold / (1.0 - threshold)) if from_logits else threshold
+    def __init__(self) -> None:
         self._batches: list[Tensor] = []
 
-    def update(self, outputs: Tensor, target: Tensor) -> None:
-        """Threshold model ``outputs`` (N, C, H, W) and add their counts against ``target``."""
-        self.update_masks(outputs.detach() > self._cut, target)
+    def update(self, logits: Tensor, target: Tensor) -> None:
+        """Binarize model ``logits`` (N, C, H, W) and add their counts against ``target``."""
+        self.update_masks(binarize(logits.detach()), target)
 
     def update_masks(self, pred: Tensor, target: Tensor) -> None:
         """Add counts for already-binary predictions (e.g. after post-processing)."""
         self._batches.append(confusion_counts(pred, target))
-
-    def reset(self) -> None:
-        """Forget all batches (start of a new validation pass)."""
-        self._batches.clear()
 
     @property
     def counts(self) -> Tensor:
@@ -172,3 +170,22 @@ class CountsAccumulator:
     def summary(self, target_names: list[str] | tuple[str, ...]) -> dict:
         """``summarize_counts`` of everything added so far."""
         return summarize_counts(self.counts, target_names)
+
+
+def hausdorff95(pred: np.ndarray, truth: np.ndarray) -> float:
+    """95th-percentile symmetric Hausdorff distance between two 2-D masks' boundaries, in
+    pixels: the larger of the two directed 95th percentiles (as MONAI's). NaN when either
+    mask is empty (undefined)."""
+    pred, truth = pred.astype(bool), truth.astype(bool)
+    if not pred.any() or not truth.any():
+        return math.nan
+    edge_pred, edge_truth = boundary(pred), boundary(truth)
+    to_truth = ndimage.distance_transform_edt(~edge_truth)[edge_pred]
+    to_pred = ndimage.distance_transform_edt(~edge_pred)[edge_truth]
+    return float(max(np.percentile(to_truth, 95), np.percentile(to_pred, 95)))
+
+
+def boundary(mask: np.ndarray) -> np.ndarray:
+    """The pixels of a boolean ``mask`` that touch the background (4-connected), the image's
+    edge included: a mask's outline."""
+    return mask & ~ndimage.binary_erosion(mask, border_value=0)

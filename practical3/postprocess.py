@@ -3,19 +3,25 @@ only where the validation split shows that it helps).
 
 - ``keep_two_lungs``: keep the two largest lung components (two lungs are two components, so
   "keep the largest" must keep two), dropping stray blobs.
+- ``fill_lung_holes``: a lung field has no holes; fill those the prediction leaves.
 - ``infection_in_lung``: infection can only lie inside the lungs; clear it elsewhere.
-- ``remove_specks``: drop infection components smaller than ``min_speck_fraction`` of the image.
+- ``remove_specks``: drop infection components smaller than ``min_speck_fraction`` of the
+  image's area, and never smaller than ``MIN_SPECK_PIXELS``: it runs at each image's native
+  size, so a speck means the same share of a film at any resolution.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-STEPS = ("keep_two_lungs", "infection_in_lung", "remove_specks")
+STEPS = ("keep_two_lungs", "fill_lung_holes", "infection_in_lung", "remove_specks")
+MIN_SPECK_PIXELS = 5
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,7 @@ class PostProcess:
     """Which steps run; all off is the raw thresholded prediction."""
 
     keep_two_lungs: bool = False
+    fill_lung_holes: bool = False
     infection_in_lung: bool = False
     remove_specks: bool = False
     min_speck_fraction: float = 1e-4  # ~7 px at 256x256
@@ -38,6 +45,17 @@ class PostProcess:
     @property
     def name(self) -> str:
         return " + ".join(self.steps) or "none"
+
+    def record(self) -> dict[str, Any]:
+        """What ``metrics.json`` stores: the display name, the steps and the speck size."""
+        return {"chosen": self.name, "steps": list(self.steps),
+                "min_speck_fraction": self.min_speck_fraction}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> PostProcess:
+        """The post-processing a ``record()`` describes."""
+        return cls(min_speck_fraction=record["min_speck_fraction"]).with_steps(
+            tuple(record["steps"]))
 
 
 def keep_largest_components(mask: np.ndarray, keep: int) -> np.ndarray:
@@ -61,24 +79,38 @@ def remove_small_components(mask: np.ndarray, min_size: int) -> np.ndarray:
     return keep[labels]
 
 
-def apply(pred: np.ndarray, targets: tuple[str, ...], steps: PostProcess) -> np.ndarray:
-    """Post-process a boolean batch ``(N, T, H, W)`` whose channels are ``targets``."""
-    out = pred.astype(bool, copy=True)
+def min_speck_pixels(steps: PostProcess, height: int, width: int) -> int:
+    """The smallest infection component kept in an image of ``height`` x ``width`` pixels."""
+    return max(MIN_SPECK_PIXELS, round(steps.min_speck_fraction * height * width))
+
+
+def apply_one(masks: np.ndarray, targets: tuple[str, ...], steps: PostProcess) -> np.ndarray:
+    """Post-process one image's boolean masks ``(T, H, W)`` whose channels are ``targets``."""
+    out = masks.astype(bool, copy=True)
     lung = targets.index("lung") if "lung" in targets else None
     infection = targets.index("infection") if "infection" in targets else None
-    min_size = max(1, round(steps.min_speck_fraction * pred.shape[-1] * pred.shape[-2]))
-    for i in range(len(out)):
-        if steps.keep_two_lungs and lung is not None:
-            out[i, lung] = keep_largest_components(out[i, lung], keep=2)
-        if steps.infection_in_lung and lung is not None and infection is not None:
-            out[i, infection] &= out[i, lung]
-        if steps.remove_specks and infection is not None:
-            out[i, infection] = remove_small_components(out[i, infection], min_size)
+    if steps.keep_two_lungs and lung is not None:
+        out[lung] = keep_largest_components(out[lung], keep=2)
+    if steps.fill_lung_holes and lung is not None:
+        out[lung] = ndimage.binary_fill_holes(out[lung])
+    if steps.infection_in_lung and lung is not None and infection is not None:
+        out[infection] &= out[lung]
+    if steps.remove_specks and infection is not None:
+        out[infection] = remove_small_components(
+            out[infection], min_speck_pixels(steps, *out.shape[-2:]))
     return out
+
+
+def apply(pred: Sequence[np.ndarray], targets: tuple[str, ...], steps: PostProcess
+          ) -> list[np.ndarray] | np.ndarray:
+    """Post-process every image's masks (each ``(T, H, W)``, sizes may differ); a batch array
+    ``(N, T, H, W)`` comes back as one."""
+    out = [apply_one(masks, targets, steps) for masks in pred]
+    return np.stack(out) if isinstance(pred, np.ndarray) else out
 
 
 def applicable_steps(targets: tuple[str, ...]) -> tuple[str, ...]:
     """The steps that mean something for a model predicting ``targets``."""
-    needs = {"keep_two_lungs": {"lung"}, "infection_in_lung": {"lung", "infection"},
-             "remove_specks": {"infection"}}
+    needs = {"keep_two_lungs": {"lung"}, "fill_lung_holes": {"lung"},
+             "infection_in_lung": {"lung", "infection"}, "remove_specks": {"infection"}}
     return tuple(step for step in STEPS if needs[step] <= set(targets))

@@ -7,7 +7,16 @@ import math
 import pytest
 import torch
 
-from practical3.losses import LOSSES, BCELoss, DiceLoss, FocalLoss, build_loss
+from practical3.errors import ConfigError
+from practical3.losses import (
+    LOSSES,
+    BCEDiceLoss,
+    BCELoss,
+    DiceLoss,
+    FocalLoss,
+    ImageDiceLoss,
+    build_loss,
+)
 
 LN3 = math.log(3)
 
@@ -23,15 +32,24 @@ def test_bce_value():
     assert BCELoss()(LOGITS, TARGET).item() == pytest.approx(expected, rel=1e-6)
 
 
-def test_dice_value_with_smoothing():
+def test_image_dice_value_with_smoothing():
     # sum(p g) = 3/4 + 1/4 = 1, sum(p) = 2, sum(g) = 2, eps = 1.
     expected = 1 - (2 * 1 + 1) / (2 + 2 + 1)
-    assert DiceLoss()(LOGITS, TARGET).item() == pytest.approx(expected, rel=1e-6)
+    assert ImageDiceLoss()(LOGITS, TARGET).item() == pytest.approx(expected, rel=1e-6)
 
 
-def test_dice_value_without_smoothing():
+def test_batch_dice_value():
     expected = 1 - (2 * 1) / (2 + 2)
-    assert DiceLoss(eps=0.0)(LOGITS, TARGET).item() == pytest.approx(expected, rel=1e-6)
+    assert DiceLoss()(LOGITS, TARGET).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_batch_dice_pools_the_images_of_a_batch():
+    # Image 1 as above; image 2 all positive predicted at 3/4: pooled sum(p g) = 1 + 3,
+    # sum(p) = 2 + 3, sum(g) = 2 + 4.
+    logits = torch.cat([LOGITS, torch.full_like(LOGITS, LN3)])
+    target = torch.cat([TARGET, torch.ones_like(TARGET)])
+    expected = 1 - (2 * 4) / (5 + 6)
+    assert DiceLoss()(logits, target).item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_focal_value():
@@ -55,17 +73,47 @@ def test_bce_dice_is_the_sum():
     assert build_loss("bce_dice")(LOGITS, TARGET).item() == pytest.approx(expected.item())
 
 
-def test_dice_averages_per_image_and_channel():
+def test_image_dice_averages_per_image_and_channel():
     # Channel 0 as above (0.4); channel 1 an empty mask predicted empty (0 thanks to eps).
     logits = torch.cat([LOGITS, torch.full_like(LOGITS, -50.0)], dim=1)
     target = torch.cat([TARGET, torch.zeros_like(TARGET)], dim=1)
-    assert DiceLoss()(logits, target).item() == pytest.approx((0.4 + 0.0) / 2, abs=1e-6)
+    assert ImageDiceLoss()(logits, target).item() == pytest.approx((0.4 + 0.0) / 2, abs=1e-6)
 
 
-def test_dice_on_empty_mask_charges_predicted_mass():
-    # Four pixels at p = 1/4 on an empty mask: mass 1, loss 1 - eps / (1 + eps) = 1/2.
-    logits = torch.full((1, 1, 2, 2), -LN3)
-    assert DiceLoss()(logits, torch.zeros_like(logits)).item() == pytest.approx(0.5, rel=1e-6)
+# --- healthy images: an empty truth -----------------------------------------------------------
+
+EMPTY = torch.zeros(1, 1, 256, 256)
+
+
+def test_the_image_dice_charges_a_correct_confident_prediction_on_an_empty_mask():
+    # The flaw the batch Dice fixes: logit -4 everywhere is right once thresholded, yet costs
+    # about 1 (mass 65536 * 0.018 against eps 1).
+    assert ImageDiceLoss()(torch.full_like(EMPTY, -4.0), EMPTY).item() > 0.99
+
+
+def test_a_correct_prediction_on_an_empty_batch_costs_nothing_in_the_batch_dice():
+    assert DiceLoss()(torch.full_like(EMPTY, -4.0), EMPTY).item() == 0.0
+    bce_dice = BCEDiceLoss()(torch.full_like(EMPTY, -4.0), EMPTY).item()
+    assert bce_dice == pytest.approx(math.log1p(math.exp(-4.0)), rel=1e-5)  # the BCE alone
+
+
+def test_a_confident_empty_image_beside_a_lesion_costs_about_nothing():
+    lesion = torch.zeros(1, 1, 256, 256)
+    lesion[..., 100:140, 100:140] = 1
+    alone = DiceLoss()((lesion * 2 - 1) * 10, lesion).item()
+    both = DiceLoss()(torch.cat([(lesion * 2 - 1) * 10, torch.full_like(EMPTY, -10.0)]),
+                      torch.cat([lesion, EMPTY])).item()
+    assert both - alone < 2e-3
+
+
+def test_false_positives_on_a_healthy_image_are_pushed_down():
+    lesion = torch.zeros(1, 1, 16, 16)
+    lesion[..., 4:8, 4:8] = 1
+    healthy = torch.full((1, 1, 16, 16), -6.0)
+    healthy[..., 10:12, 10:12] = 3.0  # a false positive blob
+    logits = torch.cat([(lesion * 2 - 1) * 3, healthy]).requires_grad_()
+    DiceLoss()(logits, torch.cat([lesion, torch.zeros_like(lesion)])).backward()
+    assert (logits.grad[1, 0, 10:12, 10:12] > 0).all()  # gradient descent lowers them
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -97,5 +145,5 @@ def test_shape_mismatch_names_both_shapes():
 
 
 def test_unknown_loss_lists_choices():
-    with pytest.raises(ValueError, match="bce, dice, bce_dice, focal"):
+    with pytest.raises(ConfigError, match="bce, dice, bce_dice, bce_image_dice, focal"):
         build_loss("iou")

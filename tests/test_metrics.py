@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -13,11 +14,14 @@ from hypothesis.extra.numpy import array_shapes, arrays
 from torchmetrics.functional.segmentation import dice_score, mean_iou
 
 from practical3.metrics import (
+    THRESHOLD,
     CountsAccumulator,
     any_positive_rate,
+    binarize,
     confusion_counts,
     dataset_level,
     dice_from_counts,
+    hausdorff95,
     imagewise,
     iou_from_counts,
     summarize_counts,
@@ -194,7 +198,7 @@ def batch_of_logits(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_accumulator_over_batches_equals_one_shot():
     logits, truth = batch_of_logits()
-    accumulator = CountsAccumulator(from_logits=True)
+    accumulator = CountsAccumulator()
     for start, stop in [(0, 2), (2, 5), (5, 6)]:
         accumulator.update(logits[start:stop], truth[start:stop])
     one_shot = confusion_counts(logits > 0, truth)
@@ -203,27 +207,15 @@ def test_accumulator_over_batches_equals_one_shot():
     assert accumulator.summary(names) == summarize_counts(one_shot, names)
 
 
-def test_accumulator_probabilities_match_logits():
-    logits, truth = batch_of_logits()
-    from_logits = CountsAccumulator(from_logits=True, threshold=0.7)
-    from_probs = CountsAccumulator(from_logits=False, threshold=0.7)
-    from_logits.update(logits, truth)
-    from_probs.update(torch.sigmoid(logits), truth)
-    assert torch.equal(from_logits.counts, from_probs.counts)
+def test_binarize_is_the_probability_threshold_and_strict():
+    logits = torch.tensor([-1.0, -1e-6, 0.0, 1e-6, 1.0])
+    assert binarize(logits).tolist() == (torch.sigmoid(logits) > THRESHOLD).tolist()
+    assert binarize(logits).tolist() == [False, False, False, True, True]
 
 
-def test_accumulator_threshold_is_strict():
-    accumulator = CountsAccumulator(from_logits=False)
-    accumulator.update(torch.full((1, 1, 2, 2), 0.5), torch.ones(1, 1, 2, 2))
-    assert accumulator.counts.tolist() == [[[0, 0, 4, 0]]]
-
-
-def test_accumulator_reset_and_empty_error():
-    accumulator = CountsAccumulator(from_logits=True)
-    accumulator.update(*batch_of_logits())
-    accumulator.reset()
+def test_empty_accumulator_says_what_to_do():
     with pytest.raises(ValueError, match="call update"):
-        accumulator.summary(["lung", "infection"])
+        CountsAccumulator().summary(["lung", "infection"])
 
 
 def test_summary_is_json_ready_and_names_its_reductions():
@@ -260,3 +252,29 @@ def test_confusion_counts_does_not_sync_on_cuda():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert torch.equal(counts.cpu(), confusion_counts(logits.cpu() > 0, truth.cpu()))
+
+
+# --- boundary distance ----------------------------------------------------------------------
+
+def square(top: int, left: int, side: int = 10, size: int = 30) -> np.ndarray:
+    mask = np.zeros((size, size), bool)
+    mask[top:top + side, left:left + side] = True
+    return mask
+
+
+def test_hausdorff95_of_identical_masks_is_zero():
+    assert hausdorff95(square(5, 5), square(5, 5)) == 0.0
+
+
+def test_hausdorff95_of_a_shifted_square_is_the_shift():
+    assert hausdorff95(square(5, 5), square(5, 8)) == pytest.approx(3.0)
+
+
+def test_hausdorff95_ignores_a_speck_that_is_under_5_percent_of_the_boundary():
+    pred = square(5, 5, side=20)
+    pred[0, 29] = True  # one far boundary pixel among 77: below the 95th percentile
+    assert hausdorff95(pred, square(5, 5, side=20)) == 0.0
+
+
+def test_hausdorff95_is_undefined_when_a_mask_is_empty():
+    assert np.isnan(hausdorff95(square(5, 5), np.zeros((30, 30), bool)))

@@ -7,18 +7,16 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from practical3.model import (
-    AttentionGate,
-    AttentionUNet,
-    DoubleConv,
-    UNet,
-    Up,
+from practical3.errors import ConfigError
+from practical3.models import build_model
+from practical3.models.blocks import AttentionGate, DoubleConv, Up
+from practical3.models.inspection import (
     block_outputs,
     block_shapes,
-    build_model,
     count_parameters,
     forward_flops,
 )
+from practical3.models.unet import AttentionUNet, UNet
 
 
 def meta_model(name: str = "unet", **kwargs) -> UNet:
@@ -136,7 +134,7 @@ def test_indivisible_size_raises_with_shape_and_fix():
 def test_build_model_names_and_unknown_name():
     assert type(build_model("unet", base_channels=4)) is UNet
     assert type(build_model("attention_unet", base_channels=4)) is AttentionUNet
-    with pytest.raises(ValueError, match="unet, attention_unet"):
+    with pytest.raises(ConfigError, match="unet, attention_unet"):
         build_model("segformer")
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from practical3.postprocess import (
+    MIN_SPECK_PIXELS,
     STEPS,
     PostProcess,
     applicable_steps,
     apply,
     keep_largest_components,
+    min_speck_pixels,
     remove_small_components,
 )
 
@@ -98,19 +100,48 @@ def test_infection_in_lung_clears_infection_outside_the_lung():
     np.testing.assert_array_equal(out[0, 0], TWO_LUNGS)
 
 
-def test_apply_remove_specks_uses_the_fraction_of_the_image():
+def test_remove_specks_keeps_components_of_the_fraction_of_the_native_area():
+    lung = np.ones((10, 10), bool)
+    infection = np.zeros((10, 10), bool)
+    infection[0, :5] = True  # 5 pixels: below 6% of 100 pixels
+    infection[5, :6] = True  # 6 pixels: kept
+    out = apply(batch(lung, infection), ("lung", "infection"),
+                PostProcess(remove_specks=True, min_speck_fraction=0.06))
+    np.testing.assert_array_equal(out[0, 1, 0], np.zeros(10, bool))
+    np.testing.assert_array_equal(out[0, 1, 5], infection[5])
+
+
+def test_remove_specks_never_keeps_less_than_the_floor_at_small_sizes():
     infection = mask(
         "#....##.",
         "........",
         "........",
         "........",
-    )  # 32 pixels, fraction 1/16 -> min size 2: the single pixel goes, the pair stays
-    out = apply(batch(TWO_LUNGS, infection), ("lung", "infection"),
-                PostProcess(remove_specks=True, min_speck_fraction=1 / 16))
-    np.testing.assert_array_equal(out[0, 1], mask(
-        ".....##.",
+    )  # fraction 1/16 of 32 pixels would be 2: the floor of MIN_SPECK_PIXELS removes the pair
+    steps = PostProcess(remove_specks=True, min_speck_fraction=1 / 16)
+    assert min_speck_pixels(steps, 4, 8) == MIN_SPECK_PIXELS == 5
+    out = apply(batch(TWO_LUNGS, infection), ("lung", "infection"), steps)
+    assert not out[0, 1].any()
+
+
+def test_images_of_different_sizes_are_each_processed_at_their_own_size():
+    small, large = np.ones((2, 4, 4), bool), np.ones((2, 8, 6), bool)
+    out = apply([small, large], ("lung", "infection"), PostProcess().with_steps(STEPS))
+    assert isinstance(out, list) and [m.shape for m in out] == [(2, 4, 4), (2, 8, 6)]
+
+
+def test_fill_lung_holes_fills_holes_and_nothing_else():
+    lungs = mask(
+        "###..###",
+        "#.#..#.#",
+        "###..###",
         "........",
-        "........",
+    )
+    out = apply(lungs[None, None], ("lung",), PostProcess(fill_lung_holes=True))
+    np.testing.assert_array_equal(out[0, 0], mask(
+        "###..###",
+        "###..###",
+        "###..###",
         "........",
     ))
 
@@ -129,9 +160,9 @@ def test_apply_for_a_lung_only_model_runs_only_the_lung_step():
 
 
 def test_applicable_steps_depend_on_the_targets():
-    assert applicable_steps(("lung",)) == ("keep_two_lungs",)
+    assert applicable_steps(("lung",)) == ("keep_two_lungs", "fill_lung_holes")
     assert applicable_steps(("lung", "infection")) == (
-        "keep_two_lungs", "infection_in_lung", "remove_specks")
+        "keep_two_lungs", "fill_lung_holes", "infection_in_lung", "remove_specks")
 
 
 def test_with_steps_switches_exactly_those_steps_and_name_follows():
