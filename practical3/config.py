@@ -7,18 +7,11 @@ are the only presets. A run folder stores its config, so a result always says ho
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# Tests point figures elsewhere so that they never overwrite the committed ones.
-FIGURES_DIR = Path(os.environ.get("PRACTICAL3_FIGURES", PROJECT_ROOT / "figures"))
-DATA_DIR = PROJECT_ROOT / "data"
-PROFILE_ENV = "PRACTICAL3_PROFILE"
-CACHE_ENV = "PRACTICAL3_CACHE"
-DATA_ENV = "PRACTICAL3_DATA"
+from practical3.data import layout
+from practical3.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -43,15 +36,21 @@ class TrainConfig:
     loss: str = "bce_dice"
     epochs: int = 30
     batch_size: int = 16
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 1e-4
     seed: int = 0
     max_train_images: int | None = None
     max_val_images: int | None = None
     augment: bool = True
     device: str = "auto"
+    precision: str = "auto"
     compile: bool = False
     synth: SynthSpec = SynthSpec(per_class=8, size=128)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """What the model predicts, in channel order (``layout.TARGETS`` of the part)."""
+        return layout.TARGETS[self.part]
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied; ``None`` values mean "keep"."""
@@ -91,19 +90,8 @@ PROFILES: dict[str, TrainConfig] = {
 }
 
 
-def runs_dir() -> Path:
-    """Where training runs live: ``$PRACTICAL3_RUNS`` or ``runs/``."""
-    return Path(os.environ.get("PRACTICAL3_RUNS", PROJECT_ROOT / "runs"))
-
-
-def cache_dir() -> Path:
-    """Where decoded caches live: ``$PRACTICAL3_CACHE`` or ``data/cache``."""
-    return Path(os.environ.get(CACHE_ENV, DATA_DIR / "cache"))
-
-
-def profile(name: str | None = None) -> TrainConfig:
-    """The named profile, or the one in ``$PRACTICAL3_PROFILE`` (default ``smoke``)."""
-    name = name or os.environ.get(PROFILE_ENV, "smoke")
+def profile(name: str) -> TrainConfig:
+    """The profile called ``name``."""
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
+        raise ConfigError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
     return PROFILES[name]

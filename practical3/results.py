@@ -2,11 +2,14 @@
 
 ``practical3 evaluate`` writes ``metrics.json`` and ``per_image.csv``; ``practical3 train``
 writes ``history.csv`` and ``run.json`` in its run folder, and ``gather_run`` copies them
-beside the evaluation. The committed report reads ``report/results``.
+beside the evaluation. One folder holds one model's results; the report's ``report/results``
+holds one such folder per trained part (``infection``, ``lung``). The four files must come from
+one run (``consistency``), and ``digest`` fingerprints them for the figures drawn from them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -16,10 +19,13 @@ from typing import Any
 import pandas as pd
 
 from practical3.atomic import write_with
-from practical3.config import PROJECT_ROOT
-from practical3.evaluate import METRICS_FILE, PER_IMAGE_FILE
+from practical3.data import layout
+from practical3.data.sources import stamp
+from practical3.errors import ResultsError, RunError
+from practical3.paths import results_dir as default_results_dir
 
-RESULTS_DIR = PROJECT_ROOT / "report" / "results"
+METRICS_FILE = "metrics.json"
+PER_IMAGE_FILE = "per_image.csv"
 HISTORY_FILE = "history.csv"
 RUN_FILE = "run.json"
 MAKERS = {
@@ -46,17 +52,31 @@ class Results:
         return self.metrics["data"]["label"]
 
     @property
+    def stamp(self) -> str:
+        """The label and the data's credit, as figures carry them."""
+        return stamp(self.label, self.metrics["data"].get("credit"))
+
+    @property
     def targets(self) -> list[str]:
         """Predicted targets in channel order (``layout.TARGETS`` of the run's part)."""
         return list(self.metrics["metrics"])
 
+    @property
+    def part(self) -> str:
+        return self.metrics["data"]["part"]
 
-def load(folder: str | Path = RESULTS_DIR) -> Results:
-    """Read a results folder; a missing file is a FileNotFoundError saying what writes it."""
-    folder = Path(folder)
+    @property
+    def run_id(self) -> str:
+        return self.metrics["run_id"]
+
+
+def load(results_dir: str | Path | None = None) -> Results:
+    """Read a results folder (default ``report/results``); a missing file is a ResultsError
+    saying what writes it."""
+    folder = Path(results_dir or default_results_dir())
     missing = [name for name in MAKERS if not (folder / name).is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise ResultsError(
             f"{folder}: missing {', '.join(missing)}; write them with "
             + "; ".join(sorted({MAKERS[name] for name in missing})))
     return Results(
@@ -69,16 +89,57 @@ def load(folder: str | Path = RESULTS_DIR) -> Results:
     )
 
 
-def gather_run(run_dir: str | Path, folder: str | Path) -> None:
-    """Copy a training run's ``history.csv`` and ``run.json`` into the results ``folder``."""
-    run_dir, folder = Path(run_dir), Path(folder)
+def gather_run(run_dir: str | Path, results_dir: str | Path) -> None:
+    """Copy a training run's ``history.csv`` and ``run.json`` into the results folder."""
+    run_dir, results_dir = Path(run_dir), Path(results_dir)
     for name in (HISTORY_FILE, RUN_FILE):
         if not (run_dir / name).is_file():
-            raise FileNotFoundError(f"{run_dir / name}: not found; is {run_dir} a run folder "
-                                    "written by `practical3 train --out RUN_DIR`?")
-        write_with(folder / name, lambda tmp, src=run_dir / name: shutil.copyfile(src, tmp))
+            raise RunError(f"{run_dir / name}: not found; is {run_dir} a run folder "
+                           "written by `practical3 train --out RUN_DIR`?")
+        write_with(results_dir / name, lambda tmp, src=run_dir / name: shutil.copyfile(src, tmp))
 
 
-def project_path(path: str) -> Path:
-    """A path stored in results (relative to the project root when inside it) made usable."""
-    return Path(path) if Path(path).is_absolute() else PROJECT_ROOT / path
+def load_parts(results_dir: str | Path | None = None) -> dict[str, Results]:
+    """Every model's results under ``results_dir``: its ``<part>/`` folders, in part order, or
+    the folder itself when it holds one model's files."""
+    folder = Path(results_dir or default_results_dir())
+    if (folder / METRICS_FILE).is_file():
+        single = load(folder)
+        return {single.part: single}
+    found = {part: load(folder / part) for part in layout.PARTS if (folder / part).is_dir()}
+    if not found:
+        raise ResultsError(f"{folder}: no results (neither {METRICS_FILE} nor a folder per part "
+                           f"{', '.join(layout.PARTS)}); write them with `practical3 pipeline` or "
+                           "`practical3 evaluate --out DIR`")
+    return found
+
+
+def digest(results_dir: str | Path) -> str:
+    """SHA-256 of the four files of a results folder: what a figure drawn from them records."""
+    folder, sha = Path(results_dir), hashlib.sha256()
+    for name in sorted(MAKERS):
+        sha.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
+    return sha.hexdigest()
+
+
+def consistency(results: Results) -> list[str]:
+    """Every way the four files fail to come from one run: run ids that differ, or an
+    evaluated epoch that is not the run's best (the one ``best.pt`` kept)."""
+    where, problems = results.folder, []
+    ids = {"metrics.json": results.run_id, "checkpoint in metrics.json":
+           results.metrics["checkpoint"].get("run_id"), RUN_FILE: results.run.get("run_id")}
+    if "run_id" in results.history:
+        ids |= {f"{HISTORY_FILE} (epoch {row.epoch})": row.run_id
+                for row in results.history.itertuples()}
+    else:
+        ids[HISTORY_FILE] = None
+    others = {name: found for name, found in ids.items() if found != results.run_id}
+    problems += [f"{where}: {name} is from run {found}, metrics.json from run {results.run_id}: "
+                 "evaluate and gather one run (`practical3 pipeline` does both)"
+                 for name, found in others.items()]
+    best = int(results.history.loc[results.history["val_score"].idxmax(), "epoch"])
+    evaluated = results.metrics["checkpoint"]["epoch"]
+    if evaluated != best:
+        problems.append(f"{where}: metrics.json evaluates epoch {evaluated}, but the run's best "
+                        f"epoch (best.pt) is {best}: evaluate RUN_DIR/best.pt")
+    return problems

@@ -1,9 +1,10 @@
 """Training: one run of a ``TrainConfig``, with per-epoch history, atomic checkpoints and resume.
 
-A run folder holds ``run.json`` (settings and data source), ``history.csv`` (one row per epoch,
-written as the epoch ends), ``last.pt`` (everything needed to resume, after every epoch) and
-``best.pt`` (the epoch with the best validation score). An interrupted run continues from
-``last.pt`` and reproduces the uninterrupted run's numbers on the same machine.
+A run folder holds ``run.json`` (settings, data source, run id), ``history.csv`` (one row per
+epoch, written as the epoch ends), ``last.pt`` (everything needed to resume, after every epoch)
+and ``best.pt`` (the epoch with the best validation score). An interrupted run continues from
+``last.pt`` and reproduces the uninterrupted run's numbers on the same machine. A run keeps the
+schedule it was planned with: resuming finishes it; a longer run is a new run.
 """
 
 from __future__ import annotations
@@ -22,57 +23,113 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from practical3 import checkpoint, layout
+from practical3 import checkpoint, models
 from practical3.atomic import write_text
-from practical3.augment import AugmentSpec
-from practical3.cache import DecodedArrays
 from practical3.config import TrainConfig
-from practical3.dataset import open_source, select_split
-from practical3.device import autocast, resolve_device, to_device
-from practical3.index import build_index
-from practical3.loaders import batches
+from practical3.data.augment import AugmentSpec
+from practical3.data.batches import batches
+from practical3.data.cache import load_decoded
+from practical3.data.fingerprint import data_fingerprint
+from practical3.data.index import build_index, select_split
+from practical3.data.sources import describe
+from practical3.device import FP32, Precision, choose_precision, resolve_device, to_device
+from practical3.errors import DivergedError, RunError
 from practical3.losses import build_loss
 from practical3.metrics import CountsAccumulator
-from practical3.model import build_model
-from practical3.sources import display_path, source_kind, source_label
+from practical3.paths import display_path
+from practical3.results import HISTORY_FILE, RUN_FILE
+from practical3.runs import BEST, LAST, run_id, saved_config
+from practical3.text import fmt
 
 LOG_EVERY = 10  # steps between progress-bar updates (each one waits for the device)
 
 
-class DivergedError(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-def load_split_arrays(cfg: TrainConfig, data_root: str | Path, split: str,
-                      limit: int | None, progress: bool = False) -> DecodedArrays:
-    """The decoded (cached) arrays of one split of ``cfg.part`` at ``cfg.image_size``."""
-    index = build_index(data_root, parts=[cfg.part])
-    rows = select_split(index, cfg.part, split, limit=limit, seed=cfg.seed)
-    return open_source(rows, cfg.part, cfg.image_size, cached=True, progress=progress)
-
-
-def train(cfg: TrainConfig, data_root: str | Path, out: str | Path, resume: bool = False,
+def train(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
           progress: bool = True) -> pd.DataFrame:
-    """Train ``cfg`` on ``data_root`` into run folder ``out``; returns the epoch history."""
-    out = Path(out)
-    state = _resume_state(out, resume)
-    if state is not None:
-        cfg = TrainConfig.from_dict(state["config"]).replace(epochs=cfg.epochs)
-    device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    targets = layout.TARGETS[cfg.part]
-    train_data = load_split_arrays(cfg, data_root, "Train", cfg.max_train_images, progress)
-    val_data = load_split_arrays(cfg, data_root, "Val", cfg.max_val_images, progress)
+    """Train ``cfg`` on ``data_root`` into a new run folder; returns the epoch history."""
+    run_dir = Path(run_dir)
+    if (run_dir / LAST).exists():
+        raise RunError(f"{run_dir} already holds a run ({LAST}): pass --resume to continue it, "
+                       "or choose another --out")
+    return _run(cfg, data_root, run_dir, None, progress)
 
-    model = build_model(cfg.model, 1, len(targets), cfg.base_channels, cfg.depth).to(device)
+
+def resume(run_dir: str | Path, data_root: str | Path, epochs: int | None = None,
+           progress: bool = True) -> pd.DataFrame:
+    """Finish the run in ``run_dir`` from its ``last.pt``, with the settings saved there.
+
+    ``epochs`` may only restate the planned number: extending a run would either train at
+    the end of its schedule (learning rate 0) or bend the schedule mid-way, so it is refused
+    with the command that starts a longer run instead.
+    """
+    run_dir = Path(run_dir)
+    state = checkpoint.load(run_dir / LAST)
+    cfg = saved_config(state)
+    if epochs is not None and epochs != cfg.epochs:
+        done = "finished" if state["epoch"] >= cfg.epochs else f"at epoch {state['epoch']}"
+        raise RunError(
+            f"{run_dir} is a run planned for {cfg.epochs} epochs ({done}); its learning rate "
+            f"follows one cosine schedule over them, so --epochs {epochs} cannot change it. "
+            f"Start a longer run in a new folder with the same settings (see its {RUN_FILE}): "
+            f"practical3 train --data {data_root} --out NEW_RUN_DIR --profile {cfg.profile} "
+            f"--epochs {epochs}")
+    return _run(cfg, data_root, run_dir, state, progress)
+
+
+def ensure_trained(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
+                   progress: bool = True) -> pd.DataFrame:
+    """Train ``cfg`` into ``run_dir``, resume it if interrupted, or reuse it if finished.
+
+    Only a run of the same id (same config, same data) is resumed or reused; a folder holding
+    another run is an error, never overwritten.
+    """
+    last = Path(run_dir) / LAST
+    if not last.exists():
+        return train(cfg, data_root, run_dir, progress=progress)
+    state = checkpoint.load(last)
+    _, _, identity = _identify(cfg, data_root)
+    if state.get("run_id") != identity:
+        raise RunError(f"{run_dir} holds run {state.get('run_id')}, not run {identity} (other "
+                       f"settings or other data; see its {RUN_FILE}): delete the folder or "
+                       "choose another run folder")
+    if state["epoch"] >= cfg.epochs:
+        return pd.DataFrame(state["history"])
+    return _run(cfg, data_root, Path(run_dir), state, progress)
+
+
+def _identify(cfg: TrainConfig, data_root: str | Path) -> tuple[pd.DataFrame, str, str]:
+    """The index of the run's part, the fingerprint of its files and the run id."""
+    index = build_index(data_root, parts=[cfg.part])
+    fingerprint = data_fingerprint(index, data_root)
+    return index, fingerprint, run_id(cfg, fingerprint)
+
+
+def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str, Any] | None,
+         progress: bool) -> pd.DataFrame:
+    """The training loop, from scratch (``state`` None) or from a ``last.pt`` state."""
+    device = resolve_device(cfg.device)
+    precision = choose_precision(cfg.precision, device)
+    index, fingerprint, identity = _identify(cfg, data_root)
+    if state is not None and state.get("run_id") != identity:
+        raise RunError(f"the data in {data_root} differ from those run {state.get('run_id')} in "
+                       f"{run_dir} started on: resume it on the same data, or start a new run")
+    torch.manual_seed(cfg.seed)
+    train_data, val_data = (
+        load_decoded(select_split(index, cfg.part, split, limit=limit, seed=cfg.seed),
+                     cfg.targets, cfg.image_size, progress=progress)
+        for split, limit in (("Train", cfg.max_train_images), ("Val", cfg.max_val_images)))
+
+    model = models.from_config(cfg).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    scaler = precision.scaler(device)
     history: list[dict[str, Any]] = []
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        scheduler.T_max = cfg.epochs
+        if scaler is not None:
+            scaler.load_state_dict(state["scaler"])
         history = state["history"]
         _set_rng_state(state["rng"])
     if device.type == "cuda":
@@ -83,88 +140,91 @@ def train(cfg: TrainConfig, data_root: str | Path, out: str | Path, resume: bool
     augment = AugmentSpec() if cfg.augment else None
     train_batches = batches(train_data, cfg.batch_size, device, train=True, augment=augment)
     val_batches = batches(val_data, cfg.batch_size * 2, device, train=False)
-    _write_run_json(out, cfg, data_root, device, len(train_data), len(val_data))
+    _write_run_json(run_dir, cfg, identity, fingerprint, data_root, device, precision,
+                    len(train_data), len(val_data))
 
     best = max((row["val_score"] for row in history), default=-math.inf)
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, seen = _train_epoch(step_model, train_batches, loss_fn, optimizer, device,
-                                        f"epoch {epoch}/{cfg.epochs}", progress)
+        epoch_loss = _train_epoch(step_model, train_batches, loss_fn, optimizer, scaler, device,
+                                  precision, f"epoch {epoch}/{cfg.epochs}", progress)
         train_time = time.perf_counter() - start
-        val_loss, scores = evaluate_batches(step_model, val_batches, loss_fn, device, targets)
+        val_loss, scores = evaluate_batches(step_model, val_batches, loss_fn, device,
+                                            cfg.targets, precision)
         scheduler.step()
-        row = _history_row(epoch, train_loss, val_loss, scores, targets, lr,
-                           time.perf_counter() - start, seen / train_time)
+        row = _history_row(epoch, epoch_loss, val_loss, scores, cfg.targets, lr,
+                           time.perf_counter() - start, epoch_loss.seen / train_time)
         row["best"] = row["val_score"] > best
+        row["run_id"] = identity
         best = max(best, row["val_score"])
         history.append(row)
-        _save_epoch(out, model, optimizer, scheduler, cfg, history, row["best"])
+        _save_epoch(run_dir, model, optimizer, scheduler, scaler, cfg, identity, history,
+                    row["best"])
         if progress:
-            tqdm.write(_summary_line(row, cfg.epochs, targets))
+            tqdm.write(_summary_line(row, cfg.epochs, cfg.targets))
     return pd.DataFrame(history)
 
 
-def ensure_trained(cfg: TrainConfig, data_root: str | Path, out: str | Path,
-                   progress: bool = True) -> pd.DataFrame:
-    """Train ``cfg`` into ``out``, resume it if interrupted, or reuse it if already finished.
+@dataclasses.dataclass
+class EpochLoss:
+    """Mean training loss per image over the steps that counted, and the steps skipped."""
 
-    A folder holding a run of another config is an error, never overwritten.
-    """
-    last = Path(out) / "last.pt"
-    if not last.exists():
-        return train(cfg, data_root, out, progress=progress)
-    state = checkpoint.load(last)
-    if TrainConfig.from_dict(state["config"]).replace(epochs=cfg.epochs) != cfg:
-        raise FileExistsError(f"{out} holds a run with other settings (see its run.json): "
-                              "delete the folder or choose another run folder")
-    if state["epoch"] >= cfg.epochs:
-        return pd.DataFrame(state["history"])
-    return train(cfg, data_root, out, resume=True, progress=progress)
-
-
-def _resume_state(out: Path, resume: bool) -> dict[str, Any] | None:
-    last = out / "last.pt"
-    if resume:
-        return checkpoint.load(last)
-    if last.exists():
-        raise FileExistsError(f"{out} already holds a run (last.pt): pass --resume to continue "
-                              "it, or choose another --out")
-    return None
+    mean: float
+    seen: int
+    skipped_steps: int
 
 
 def _train_epoch(model: nn.Module, data: Iterable[tuple[Tensor, Tensor]], loss_fn: nn.Module,
-                 optimizer: torch.optim.Optimizer, device: torch.device, desc: str,
-                 progress: bool) -> tuple[float, int]:
-    """One pass over the training batches; returns the mean loss per image and images seen."""
+                 optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
+                 device: torch.device, precision: Precision, desc: str,
+                 progress: bool) -> EpochLoss:
+    """One pass over the training batches.
+
+    With a gradient scaler (fp16), a step whose loss is not finite is one the scaler skips
+    (it lowers its scale and tries again next step): it is left out of the mean and counted,
+    and only an epoch in which every step was skipped is a divergence. Without a scaler any
+    non-finite loss is one.
+    """
     model.train()
     total = torch.zeros((), device=device)
-    seen = 0
+    seen = torch.zeros((), device=device)
+    skipped = torch.zeros((), device=device, dtype=torch.int64)
     bar = tqdm(data, desc=desc, leave=False, disable=not progress, unit="batch")
     for step, (images, masks) in enumerate(bar, start=1):
-        loss = train_step(model, images, masks, loss_fn, optimizer, device)
-        total += loss * len(images)
-        seen += len(images)
+        loss = train_step(model, images, masks, loss_fn, optimizer, device, precision, scaler)
+        finite = torch.isfinite(loss) if scaler is not None else torch.ones((), dtype=torch.bool)
+        total += torch.where(finite, loss, 0.0) * len(images)
+        seen += finite.to(seen.dtype) * len(images)
+        skipped += (~finite).to(skipped.dtype)
         if step % LOG_EVERY == 0 or step == len(bar):
-            running = total.item() / seen
+            counted = seen.item()
+            running = total.item() / counted if counted else math.inf
             _check_finite(running, desc)
             bar.set_postfix(loss=f"{running:.4f}")
-    return total.item() / max(seen, 1), seen
+    return EpochLoss(total.item() / max(seen.item(), 1), int(seen.item()), int(skipped.item()))
 
 
 def train_step(model: nn.Module, images: Tensor, masks: Tensor, loss_fn: nn.Module,
-               optimizer: torch.optim.Optimizer, device: torch.device, fast: bool = True
-               ) -> Tensor:
+               optimizer: torch.optim.Optimizer, device: torch.device,
+               precision: Precision = FP32,
+               scaler: torch.amp.GradScaler | None = None) -> Tensor:
     """One optimisation step on one batch; returns the detached loss (no device sync).
 
-    ``fast`` (bf16 autocast and channels_last on CUDA) is off only for the benchmark's baseline.
+    With a scaler the loss is scaled before backward, and the optimiser step is skipped when
+    the scaled gradients overflow (the scaler then lowers its scale).
     """
-    images, masks = to_device(images, device, fast), to_device(masks, device, fast)
-    with autocast(device, fast):
-        loss = loss_fn(model(images), masks)
+    images, masks = to_device(images, device), to_device(masks, device)
+    with precision.autocast(device):
+        loss = models.supervised_loss(loss_fn, model(images), masks)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
     return loss.detach()
 
 
@@ -177,15 +237,17 @@ def _check_finite(loss: float, where: str) -> None:
 
 @torch.inference_mode()
 def evaluate_batches(model: nn.Module, data: Iterable[tuple[Tensor, Tensor]], loss_fn: nn.Module,
-                     device: torch.device, targets: tuple[str, ...]) -> tuple[float, dict]:
-    """Mean loss per image and the metric summary (``metrics.summarize_counts``) of ``data``."""
+                     device: torch.device, targets: tuple[str, ...],
+                     precision: Precision = FP32) -> tuple[float, dict]:
+    """Mean loss per image and the metric summary (``metrics.summarize_counts``) of ``data``,
+    at the training size (validation during training; final evaluation is at native size)."""
     model.eval()
-    accumulator = CountsAccumulator(from_logits=True)
+    accumulator = CountsAccumulator()
     total = torch.zeros((), device=device)
     seen = 0
     for images, masks in data:
         images, masks = to_device(images, device), to_device(masks, device)
-        with autocast(device):
+        with precision.autocast(device):
             logits = model(images).float()
         total += loss_fn(logits, masks) * len(images)
         seen += len(images)
@@ -193,33 +255,31 @@ def evaluate_batches(model: nn.Module, data: Iterable[tuple[Tensor, Tensor]], lo
     return total.item() / max(seen, 1), accumulator.summary(targets)
 
 
-def _history_row(epoch: int, train_loss: float, val_loss: float, scores: dict,
+def _history_row(epoch: int, loss: EpochLoss, val_loss: float, scores: dict,
                  targets: tuple[str, ...], lr: float, epoch_time: float,
                  images_per_s: float) -> dict[str, Any]:
-    row: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
+    row: dict[str, Any] = {"epoch": epoch, "train_loss": loss.mean, "val_loss": val_loss}
     for target in targets:
         for metric in ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset"):
             row[f"val_{metric}_{target}"] = scores[target][metric]
     # The validation score that picks best.pt: mean over targets of the pooled (dataset) Dice,
     # which stays defined when many images have empty infection truth.
     row["val_score"] = sum(scores[t]["dice_dataset"] or 0.0 for t in targets) / len(targets)
-    row.update(lr=lr, epoch_time_s=epoch_time, train_images_per_s=images_per_s)
+    row.update(lr=lr, skipped_steps=loss.skipped_steps, epoch_time_s=epoch_time,
+               train_images_per_s=images_per_s)
     return row
 
 
 def _summary_line(row: dict[str, Any], epochs: int, targets: tuple[str, ...]) -> str:
     scores = "  ".join(
-        f"{t} Dice {_fmt(row[f'val_dice_imagewise_{t}'])} IoU {_fmt(row[f'val_iou_imagewise_{t}'])}"
+        f"{t} Dice {fmt(row[f'val_dice_imagewise_{t}'], '.3f')} "
+        f"IoU {fmt(row[f'val_iou_imagewise_{t}'], '.3f')}"
         for t in targets
     )
     return (f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f}  "
             f"val loss {row['val_loss']:.4f}  {scores}  lr {row['lr']:.2e}  "
             f"{row['epoch_time_s']:.1f}s  {row['train_images_per_s']:.1f} img/s"
             + ("  *best" if row["best"] else ""))
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _rng_state() -> dict[str, Any]:
@@ -230,43 +290,55 @@ def _rng_state() -> dict[str, Any]:
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the saved generators of the devices this machine has (a run saved on two GPUs
+    resumes on one)."""
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+        for device, saved in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(saved.cpu(), device)
 
 
-def _save_epoch(out: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                scheduler: torch.optim.lr_scheduler.LRScheduler, cfg: TrainConfig,
+def _save_epoch(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler,
+                scaler: torch.amp.GradScaler | None, cfg: TrainConfig, identity: str,
                 history: list[dict[str, Any]], is_best: bool) -> None:
-    """Write last.pt (and best.pt) atomically, then the history files."""
+    """Write last.pt (and best.pt) atomically, then the history file."""
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
         "epoch": len(history),
         "history": history,
         "rng": _rng_state(),
         "config": cfg.to_dict(),
+        "run_id": identity,
     }
-    checkpoint.save(state, out / "last.pt")
+    checkpoint.save(state, run_dir / LAST)
     if is_best:
-        checkpoint.save({k: state[k] for k in ("model", "epoch", "config")}, out / "best.pt")
-    write_text(out / "history.csv", pd.DataFrame(history).to_csv(index=False))
+        checkpoint.save({k: state[k] for k in ("model", "epoch", "config", "run_id")},
+                        run_dir / BEST)
+    write_text(run_dir / HISTORY_FILE, pd.DataFrame(history).to_csv(index=False))
 
 
-def _write_run_json(out: Path, cfg: TrainConfig, data_root: str | Path, device: torch.device,
+def _write_run_json(run_dir: Path, cfg: TrainConfig, identity: str, fingerprint: str,
+                    data_root: str | Path, device: torch.device, precision: Precision,
                     n_train: int, n_val: int) -> None:
+    source = describe(data_root)
     info = {
+        "run_id": identity,
         "config": cfg.to_dict(),
-        "data_root": display_path(data_root),
-        "data_source": source_kind(data_root),
-        "data_label": source_label(data_root),
+        "data": {"root": display_path(data_root), "fingerprint": fingerprint,
+                 "kind": source.kind, "dataset": source.dataset, "label": source.label,
+                 "credit": source.credit},
+        "schedule": {"kind": "cosine", "epochs": cfg.epochs, "lr": cfg.lr},
         "augmentation": dataclasses.asdict(AugmentSpec()) if cfg.augment else None,
         "n_train_images": n_train,
         "n_val_images": n_val,
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
         else platform.processor() or platform.machine(),
+        "precision": precision.name,
         "torch": torch.__version__,
     }
-    write_text(out / "run.json", json.dumps(info, indent=2))
+    write_text(run_dir / RUN_FILE, json.dumps(info, indent=2))

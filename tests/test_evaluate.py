@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,11 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from practical3 import checkpoint
 from practical3 import evaluate as evaluate_module
-from practical3 import layout
-from practical3.cache import DecodedArrays
 from practical3.cli import main
-from practical3.config import PROJECT_ROOT, profile
+from practical3.config import profile
+from practical3.data import layout
+from practical3.data.decode import read_masks
+from practical3.data.index import build_index, select_split
+from practical3.data.synth import synthesize
 from practical3.evaluate import (
     METRICS_FILE,
     PER_IMAGE_FILE,
@@ -23,17 +27,18 @@ from practical3.evaluate import (
     severity,
     severity_agreement,
 )
+from practical3.paths import PROJECT_ROOT, display_path
 from practical3.postprocess import PostProcess
-from practical3.sources import display_path
 from practical3.train import train
 
 TARGETS = ("lung", "infection")
 CLASSES = (*layout.CLASSES, "all")
 SCORES = ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset")
 COUNTS = ("n_images", "n_images_scored", "n_images_empty_truth")
-CSV_COLUMNS = ["image", "cls", "dice_lung", "iou_lung", "pred_area_lung", "true_area_lung",
-               "dice_infection", "iou_infection", "pred_area_infection", "true_area_infection",
-               "severity_pred_percent", "severity_true_percent"]
+CSV_COLUMNS = ["image", "cls", "height", "width", "dice_lung", "iou_lung", "hd95_lung",
+               "pred_area_lung", "true_area_lung", "dice_infection", "iou_infection",
+               "pred_area_infection", "true_area_infection", "severity_pred_percent",
+               "severity_true_percent"]
 CFG = profile("smoke").replace(epochs=2, batch_size=4, max_train_images=8)
 SAMPLE = Path(PROJECT_ROOT).parent / "shared" / "data" / "covidqu-sample"
 
@@ -70,9 +75,10 @@ def test_select_postprocessing_removes_specks_that_lower_the_healthy_image_dice(
     chosen, trials = select_postprocessing(pred, truth, TARGETS)
     assert chosen == PostProcess(remove_specks=True)
     assert trial_table(trials) == [("none", True), ("keep_two_lungs", False),
-                                   ("infection_in_lung", False), ("remove_specks", True)]
+                                   ("fill_lung_holes", False), ("infection_in_lung", False),
+                                   ("remove_specks", True)]
     # Lung Dice 1; infection imagewise Dice (1 + 0 + 0)/3 before, 1 after (healthy images unscored)
-    assert [t["score"] for t in trials] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 1.0])
+    assert [t["score"] for t in trials] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 2 / 3, 1.0])
 
 
 def test_select_postprocessing_leaves_off_a_step_that_would_remove_a_true_lesion():
@@ -81,7 +87,8 @@ def test_select_postprocessing_leaves_off_a_step_that_would_remove_a_true_lesion
     assert chosen == PostProcess()
     assert trial_table(trials)[-1] == ("remove_specks", False)
     # Removing the 1-pixel lesion leaves Dice 800/801 on the COVID image.
-    assert [t["score"] for t in trials] == pytest.approx([1.0, 1.0, 1.0, (1 + 800 / 801) / 2])
+    assert [t["score"] for t in trials] == pytest.approx(
+        [1.0, 1.0, 1.0, 1.0, (1 + 800 / 801) / 2])
     assert not any(kept for _, kept in trial_table(trials)[1:])
 
 
@@ -94,13 +101,15 @@ def test_select_postprocessing_keeps_steps_greedily():
     assert trial_table(trials)[-1] == ("infection_in_lung + remove_specks", False)
 
 
-def test_select_postprocessing_for_a_lung_model_tries_only_keep_two_lungs():
+def test_select_postprocessing_for_a_lung_model_tries_only_the_lung_steps():
     truth = lungs_with_infection([])[:, :1]
     pred = truth.copy()
     pred[0, 0, 5, 5] = True  # a stray lung pixel: Dice 2*6400/(2*6400 + 1)
+    pred[0, 0, 50, 30] = False  # a hole in the left lung: the second step fills it
     chosen, trials = select_postprocessing(pred, truth, ("lung",))
-    assert chosen.name == "keep_two_lungs"
-    assert [t["score"] for t in trials] == pytest.approx([12800 / 12801, 1.0])
+    assert chosen.name == "keep_two_lungs + fill_lung_holes"
+    assert [t["score"] for t in trials] == pytest.approx(
+        [2 * 6399 / (2 * 6399 + 2), 2 * 6399 / (2 * 6399 + 1), 1.0])
 
 
 # --- severity: percentage of lung infected ------------------------------------------------
@@ -163,19 +172,19 @@ def test_per_image_table_hand_computed():
         [[on, on, off, off], [on, off, off, off]],  # lung exact; infection 4 px, 2 of them true
         [[off, on, on, off], [off, off, off, off]],  # lung shifted by a row; no infection
     ], bool)
-    records = pd.DataFrame({"part": "infection", "split": "Test", "cls": ["COVID-19", "Normal"],
-                            "name": ["covid_1.png", "Normal (1).png"]})
-    source = DecodedArrays(images=np.zeros((2, 4, 4), np.uint8), masks=truth.astype(np.uint8),
-                           targets=TARGETS, records=records)
+    rows = pd.DataFrame({"part": "infection", "split": "Test", "cls": ["COVID-19", "Normal"],
+                         "name": ["covid_1.png", "Normal (1).png"]})
     expected = pd.DataFrame({
         "image": ["covid_1.png", "Normal (1).png"], "cls": ["COVID-19", "Normal"],
+        "height": [4, 4], "width": [4, 4],
         "dice_lung": [1.0, 8 / 16], "iou_lung": [1.0, 4 / 12],
+        "hd95_lung": [0.0, 1.0],  # the shifted lung's edges lie one row from the truth's
         "pred_area_lung": [8, 8], "true_area_lung": [8, 8],
         "dice_infection": [4 / 6, np.nan], "iou_infection": [2 / 4, np.nan],  # both empty: NaN
         "pred_area_infection": [4, 0], "true_area_infection": [2, 0],
         "severity_pred_percent": [50.0, 0.0], "severity_true_percent": [25.0, 0.0],
     })
-    table = per_image_table(source, pred, truth, TARGETS)
+    table = per_image_table(rows, pred, truth, TARGETS)
     assert list(table.columns) == CSV_COLUMNS
     pd.testing.assert_frame_equal(table, expected, check_dtype=False)
 
@@ -204,14 +213,18 @@ def read_metrics(out: Path) -> dict:
 
 def assert_complete(metrics: dict) -> None:
     """Every key the issue asks for, for each target and each class including "all"."""
-    assert set(metrics["data"]) >= {"source", "root", "part", "split", "n_images"}
-    assert set(metrics["checkpoint"]) >= {"path", "epoch", "config"}
+    assert set(metrics["data"]) >= {"kind", "dataset", "label", "root", "part", "split",
+                                    "n_images", "image_size", "scored_size"}
+    assert set(metrics["checkpoint"]) >= {"path", "run_id", "epoch", "config"}
+    assert metrics["run_id"] == metrics["checkpoint"]["run_id"]
     assert metrics["checkpoint"]["config"] == CFG.to_dict()
     assert set(metrics["metrics"]) == set(TARGETS)
     for target in TARGETS:
         assert set(metrics["metrics"][target]) == set(CLASSES), target
         for cls in CLASSES:
-            assert set(metrics["metrics"][target][cls]) >= {*SCORES, *COUNTS}, (target, cls)
+            scores = metrics["metrics"][target][cls]
+            assert set(scores) >= {*SCORES, *COUNTS}, (target, cls)
+            assert set(scores) >= {f"{score}_ci95" for score in SCORES}, (target, cls)
     healthy = metrics["metrics"]["infection"]["all"]["healthy_fp_rate"]
     assert healthy is not None and 0.0 <= healthy <= 1.0
     assert set(metrics["severity"]) >= {"n_images", "pearson_r", "mae_percentage_points"}
@@ -222,7 +235,7 @@ def test_metrics_json_is_complete(evaluated, data):
     metrics = read_metrics(evaluated)
     assert_complete(metrics)
     source = metrics["data"]
-    assert (source["source"], source["part"], source["split"], source["n_images"]) == (
+    assert (source["kind"], source["part"], source["split"], source["n_images"]) == (
         "synthetic", "infection", "Test", 6)
     assert source["images_per_class"] == {"COVID-19": 2, "Non-COVID": 2, "Normal": 2}
     assert "SYNTHETIC" in source["label"] and source["root"] == display_path(data)
@@ -242,10 +255,11 @@ def test_postprocessing_is_chosen_on_val_and_every_variant_is_scored(evaluated):
     selection = metrics["postprocessing"]["selection"]
     assert selection["split"] == "Val"
     assert [t["steps"] for t in selection["trials"]][0] == "none"
-    assert len(selection["trials"]) == 4
+    assert len(selection["trials"]) == 5
     variants = {v["steps"] for v in metrics["ablation"]["variants"]}
-    assert variants >= {"none", "keep_two_lungs", "infection_in_lung", "remove_specks",
-                        "keep_two_lungs + infection_in_lung + remove_specks",
+    assert variants >= {"none", "keep_two_lungs", "fill_lung_holes", "infection_in_lung",
+                        "remove_specks",
+                        "keep_two_lungs + fill_lung_holes + infection_in_lung + remove_specks",
                         metrics["postprocessing"]["chosen"]}
 
 
@@ -279,7 +293,8 @@ def test_dice_is_at_least_iou_everywhere(evaluated):
 def test_per_image_csv_has_one_row_per_test_image(evaluated):
     table = pd.read_csv(evaluated / PER_IMAGE_FILE)
     metrics = read_metrics(evaluated)
-    assert list(table.columns) == CSV_COLUMNS
+    assert list(table.columns) == [*CSV_COLUMNS, "run_id"]
+    assert set(table["run_id"]) == {metrics["run_id"]}
     assert len(table) == metrics["data"]["n_images"] == 6
     assert table.groupby("cls").size().to_dict() == metrics["data"]["images_per_class"]
     assert table["image"].is_unique
@@ -308,7 +323,7 @@ def test_cli_evaluate_with_a_missing_checkpoint_names_the_file(data, tmp_path, c
 
 
 def test_a_failure_midway_writes_no_metrics(data, best, tmp_path, monkeypatch):
-    real_predict, calls = evaluate_module.predict, []
+    real_predict, calls = evaluate_module.predict_native, []
 
     def fails_on_test(*args, **kwargs):
         calls.append(1)
@@ -316,7 +331,7 @@ def test_a_failure_midway_writes_no_metrics(data, best, tmp_path, monkeypatch):
             raise RuntimeError("device lost")
         return real_predict(*args, **kwargs)
 
-    monkeypatch.setattr(evaluate_module, "predict", fails_on_test)
+    monkeypatch.setattr(evaluate_module, "predict_native", fails_on_test)
     with pytest.raises(RuntimeError, match="device lost"):
         evaluate(best, data, tmp_path, progress=False)
     assert len(calls) == 2
@@ -326,7 +341,7 @@ def test_a_failure_midway_writes_no_metrics(data, best, tmp_path, monkeypatch):
 
 def test_a_result_that_is_not_valid_json_writes_neither_file(data, best, tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate_module, "severity_agreement",
-                        lambda predicted, true: {"pearson_r": float("nan")})
+                        lambda predicted, true, weights: {"pearson_r": float("nan")})
     with pytest.raises(ValueError, match="JSON"):
         evaluate(best, data, tmp_path, progress=False)
     assert not (tmp_path / METRICS_FILE).exists()
@@ -353,9 +368,60 @@ def test_the_real_sample_gives_a_complete_metrics_json(best, tmp_path):
     evaluate(best, SAMPLE, tmp_path, progress=False)
     metrics = read_metrics(tmp_path)
     assert_complete(metrics)
-    assert metrics["data"]["source"] == "real"
+    assert metrics["data"]["kind"] == "real" and metrics["data"]["dataset"] == "COVID-QU-Ex"
     assert metrics["data"]["n_images"] == 12
     assert metrics["data"]["images_per_class"] == {"COVID-19": 4, "Non-COVID": 4, "Normal": 4}
     assert metrics["postprocessing"]["chosen"] == "none"
     assert metrics["postprocessing"]["selection"]["split"] is None  # the sample has no Val
     assert len(pd.read_csv(tmp_path / PER_IMAGE_FILE)) == 12
+
+
+# --- scored at native size, with intervals ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    """A 128 px twin, a model trained at 64 px, and its evaluation."""
+    root = tmp_path_factory.mktemp("native")
+    twin = synthesize(root / "twin", per_class=8, size=128, seed=3, parts=("infection",))
+    cfg = dataclasses.replace(CFG, image_size=64, epochs=8, lr=3e-3, max_train_images=None)
+    train(cfg, twin, root / "run", progress=False)
+    return twin, root, evaluate(root / "run" / "best.pt", twin, root / "eval", progress=False)
+
+
+def test_a_model_trained_small_is_scored_at_the_native_size(native):
+    twin, root, metrics = native
+    assert metrics["data"]["image_size"] == 64 and metrics["data"]["scored_size"] == 128
+    table = pd.read_csv(root / "eval" / PER_IMAGE_FILE)
+    assert set(table["height"]) == set(table["width"]) == {128}
+    true_lung = table["true_area_lung"].to_numpy()
+    index = build_index(twin, parts=["infection"])
+    on_disk = [int(read_masks(row, ("lung",)).sum()) for _, row in
+               select_split(index, "infection", "Test").iterrows()]
+    np.testing.assert_array_equal(true_lung, on_disk)  # the native masks, not downsized ones
+
+
+def test_every_score_has_an_interval_around_it(native):
+    metrics = native[2]
+    checked = 0
+    for target in TARGETS:
+        scores = metrics["metrics"][target]["all"]
+        for score in SCORES:
+            value, interval = scores[score], scores[f"{score}_ci95"]
+            if value is None:
+                continue
+            low, high = interval
+            assert low <= high and low - 0.05 <= value <= high + 0.05, (target, score)
+            checked += 1
+    assert checked >= 6
+    lung = metrics["boundary"]["lung"]["all"]
+    assert lung["n_images_hd95"] == metrics["data"]["n_images"]  # every lung was predicted
+    assert lung["hd95_mean_ci95"][0] <= lung["hd95_mean"] <= lung["hd95_mean_ci95"][1]
+
+
+def test_the_evaluation_records_the_run_and_epoch_it_scored(native):
+    _, root, metrics = native
+    state = checkpoint.load(root / "run" / "best.pt")
+    assert metrics["checkpoint"]["run_id"] == state["run_id"] == metrics["run_id"]
+    assert metrics["checkpoint"]["epoch"] == state["epoch"]
+    run = json.loads((root / "run" / "run.json").read_text())
+    assert run["run_id"] == state["run_id"]
