@@ -1,60 +1,82 @@
 """The whole job behind ``make figures``: data, EDA, training, evaluation, figures, report.
 
-Profile ``auto`` runs the report's ``full`` protocol when real data and a GPU are present,
-``laptop`` for real data on a CPU, and the CPU ``demo`` on the synthetic twin otherwise.
-Each stage reuses what is already done (a finished run is not retrained, a cache not rebuilt).
+It trains what the copy holds: the Infection part's model (lung and infection) and, when the
+copy has it, the Lung part's model (lungs), each with the profile that fits the device. The
+default synthetic twin trains the Infection part only. Each stage reuses what is already done:
+a finished run of the same id is not retrained, a cache not rebuilt. Results go to
+``report/results/<part>/``; results and figures of parts not trained this time are removed, so
+the folder never mixes runs.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import torch
-
-from practical3 import eda, figures, model_figures, report
-from practical3.config import FIGURES_DIR, TrainConfig, profile, runs_dir
+from practical3 import paths, report
+from practical3.config import TrainConfig
+from practical3.data import layout
 from practical3.evaluate import evaluate
-from practical3.results import RESULTS_DIR, gather_run
-from practical3.sources import default_data_root, is_synthetic, real_data_root
+from practical3.plots import eda, model, results
+from practical3.results import MAKERS, gather_run
+from practical3.runs import BEST
+from practical3.session import choose_profile, default_data_root, parts_to_train, run_dir_for
 from practical3.train import ensure_trained
 
 T = TypeVar("T")
 
 
-def choose_profile(name: str, data: str | Path | None) -> TrainConfig:
-    """The named profile, or for ``auto`` the one that fits the data and the device."""
-    if name != "auto":
-        return profile(name)
-    real = (data is not None and not is_synthetic(data)) or (data is None and real_data_root())
-    if not real:
-        return profile("demo")
-    return profile("full" if torch.cuda.is_available() else "laptop")
-
-
-def run(profile_name: str = "auto", data: str | Path | None = None,
-        run_dir: str | Path | None = None, results_dir: str | Path = RESULTS_DIR,
-        figures_dir: str | Path = FIGURES_DIR, report_path: str | Path = report.REPORT,
+def run(profile_name: str = "auto", data: str | Path | None = None, *,
+        parts: list[str] | None = None, results_dir: str | Path | None = None,
+        figures_dir: str | Path | None = None, report_path: str | Path | None = None,
         progress: bool = True) -> Path:
     """Run every stage and return the written report's path; prints the time of each stage.
 
-    The report links its figures as ``../figures/NAME.png``: keep ``figures_dir`` there.
+    ``parts`` defaults to ``parts_to_train``. Folders default to the project's
+    (``report/results``, ``figures/``, ``report/report.md``; runs under ``runs/``). The report
+    links its figures as ``../figures/NAME.png``.
     """
-    cfg = choose_profile(profile_name, data)
-    run_dir = Path(run_dir or runs_dir() / cfg.profile)
-    print(f"profile {cfg.profile}: {cfg.image_size} px, base {cfg.base_channels}, "
-          f"{cfg.epochs} epochs; run folder {run_dir}")
-    root = _stage("data", lambda: Path(data) if data else default_data_root(cfg))
-    _stage("EDA figures", lambda: eda.draw_all(root, cfg.part, cfg.seed, figures_dir))
-    _stage("model figures", lambda: model_figures.draw_all(cfg, root, figures_dir))
-    _stage("training", lambda: ensure_trained(cfg, root, run_dir, progress=progress))
-    _stage("evaluation", lambda: evaluate(run_dir / "best.pt", root, results_dir,
-                                          device=cfg.device, progress=progress))
-    gather_run(run_dir, results_dir)
-    _stage("figures", lambda: figures.draw_all(results_dir, figures_dir))
+    base = choose_profile(profile_name, data)
+    results_dir = Path(results_dir or paths.results_dir())
+    figures_dir = Path(figures_dir or paths.figures_dir())
+    root = _stage("data", lambda: Path(data) if data else default_data_root(base))
+    parts = parts or parts_to_train(root)
+    print(f"profile {base.profile}: {base.image_size} px, base {base.base_channels}, "
+          f"{base.epochs} epochs; parts: {', '.join(parts)}")
+    _stage("EDA figures", lambda: eda.draw_all(root, parts[0], base.seed, out_dir=figures_dir))
+    _stage("model figures", lambda: model.draw_all(root, base.replace(part=parts[0]),
+                                                   out_dir=figures_dir))
+    _remove_other_parts(results_dir, figures_dir, parts)
+    for part in parts:
+        _model_stages(base.replace(part=part), root, results_dir / part, figures_dir, progress)
     return _stage("report", lambda: report.write(results_dir, report_path))
+
+
+def _model_stages(cfg: TrainConfig, root: Path, results_dir: Path, figures_dir: Path,
+                  progress: bool) -> None:
+    """Train (or reuse), evaluate, gather and draw one part's model."""
+    run_dir = run_dir_for(cfg, root)
+    print(f"{cfg.part} model: run folder {run_dir}")
+    _stage(f"training ({cfg.part})", lambda: ensure_trained(cfg, root, run_dir, progress))
+    _stage(f"evaluation ({cfg.part})", lambda: evaluate(run_dir / BEST, root, results_dir,
+                                                        device=cfg.device, progress=progress))
+    gather_run(run_dir, results_dir)
+    _stage(f"figures ({cfg.part})", lambda: results.draw_all(results_dir, out_dir=figures_dir))
+
+
+def _remove_other_parts(results_dir: Path, figures_dir: Path, parts: list[str]) -> None:
+    """Delete results and figures of parts not trained this time (and a flat, single-model
+    results folder), so that the report's folders hold one run per part."""
+    for part in layout.PARTS:
+        if part not in parts:
+            shutil.rmtree(results_dir / part, ignore_errors=True)
+            for name in results.figure_names(part):
+                (figures_dir / f"{name}.png").unlink(missing_ok=True)
+    for name in MAKERS:
+        (results_dir / name).unlink(missing_ok=True)
 
 
 def _stage(name: str, work: Callable[[], T]) -> T:

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from practical3 import eda, layout
-from practical3.index import COLUMNS, build_index
-from practical3.synth import synthesize
+from practical3.data import layout
+from practical3.data.index import COLUMNS, build_index
+from practical3.data.synth import synthesize
+from practical3.errors import DataError
+from practical3.plots import eda
 
 
 def write_png(path: Path, array: np.ndarray) -> str:
@@ -77,7 +79,7 @@ def test_sample_rows_keeps_small_classes_whole(fake_index):
 
 
 def test_sample_rows_of_an_absent_part_names_it(fake_index):
-    with pytest.raises(ValueError, match="'lung'"):
+    with pytest.raises(DataError, match="'lung'"):
         eda.sample_rows(fake_index[fake_index["part"] == "infection"], "lung")
 
 

@@ -11,15 +11,17 @@ import pytest
 from PIL import Image
 
 from practical3 import postprocess
-from practical3.figures import (
-    FIGURE_NAMES,
+from practical3.plots.common import provenance
+from practical3.plots.results import (
     OVERLAYS,
-    chosen_postprocess,
     dice_distributions,
     draw_all,
+    figure_name,
+    figure_names,
     pick_cases,
 )
 from practical3.postprocess import PostProcess
+from practical3.results import digest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -30,12 +32,16 @@ def results(tiny_results):
 
 
 def test_draw_all_writes_every_figure_as_a_print_resolution_png(results, tmp_path):
-    written = draw_all(results, tmp_path)
-    assert sorted(path.name for path in written) == sorted(f"{n}.png" for n in FIGURE_NAMES)
+    written = draw_all(results, out_dir=tmp_path)
+    names = figure_names("infection")
+    assert sorted(path.name for path in written) == sorted(f"{n}.png" for n in names)
+    run_id = json.loads((results / "metrics.json").read_text())["run_id"]
     for path in written:
         assert path.parent == tmp_path and path.read_bytes()[:8] == PNG_SIGNATURE
         with Image.open(path) as image:
             assert min(image.size) >= 600, (path.name, image.size)
+        assert provenance(path) == {"figure": path.stem, "run": run_id,
+                                    "inputs": digest(results)}
 
 
 def test_overlays_are_skipped_with_a_message_when_the_checkpoint_is_gone(results, tmp_path,
@@ -44,10 +50,11 @@ def test_overlays_are_skipped_with_a_message_when_the_checkpoint_is_gone(results
     metrics = json.loads((copy / "metrics.json").read_text())
     metrics["checkpoint"]["path"] = str(tmp_path / "runs" / "best.pt")
     (copy / "metrics.json").write_text(json.dumps(metrics))
-    written = draw_all(copy, tmp_path / "figures")
-    assert {path.stem for path in written} == set(FIGURE_NAMES) - {OVERLAYS}
+    written = draw_all(copy, out_dir=tmp_path / "figures")
+    overlays = figure_name(OVERLAYS, "infection")
+    assert {path.stem for path in written} == set(figure_names("infection")) - {overlays}
     message = capsys.readouterr().err
-    assert f"skipped {OVERLAYS}" in message and str(tmp_path / "runs" / "best.pt") in message
+    assert f"skipped {overlays}" in message and str(tmp_path / "runs" / "best.pt") in message
 
 
 def _table(rows: list[tuple[str, str, float, float]]) -> pd.DataFrame:
@@ -77,10 +84,10 @@ def test_pick_cases_never_shows_an_image_twice_and_keeps_best_and_worst_first():
 
 
 @pytest.mark.parametrize("steps", [(), ("keep_two_lungs",), postprocess.STEPS])
-def test_chosen_postprocess_rebuilds_the_evaluated_steps_from_their_name(steps):
+def test_the_evaluated_postprocessing_is_rebuilt_from_its_record(steps):
     chosen = PostProcess(min_speck_fraction=0.01).with_steps(steps)
-    metrics = {"postprocessing": {"chosen": chosen.name, "min_speck_fraction": 0.01}}
-    assert chosen_postprocess(metrics) == chosen
+    record = json.loads(json.dumps(chosen.record()))  # as metrics.json stores it
+    assert PostProcess.from_record(record) == chosen
 
 
 def test_dice_distributions_count_the_undefined_images_per_class():
@@ -90,3 +97,22 @@ def test_dice_distributions_count_the_undefined_images_per_class():
     labels = [[tick.get_text() for tick in ax.get_xticklabels()] for ax in fig.axes]
     assert labels == [["COVID-19\n1 scored, 0 undefined", "Normal\n2 scored, 0 undefined"],
                       ["COVID-19\n1 scored, 0 undefined", "Normal\n1 scored, 1 undefined"]]
+
+
+def test_figures_show_only_images_whose_licence_allows_sharing(tmp_path):
+    from practical3.data import layout
+    from practical3.data.index import build_index
+    from practical3.plots.eda import plot_examples
+
+    part = tmp_path / layout.PARTS["lung"] / layout.PARTS["lung"] / "Test" / "COVID-19"
+    names = ["open.png", "closed-a.png", "closed-b.png"]
+    for name in names:
+        for folder in (layout.IMAGES_DIR, layout.LUNG_MASKS_DIR):
+            (part / folder).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((16, 16), 255, np.uint8)).save(part / folder / name)
+    (tmp_path / "metadata.csv").write_text(
+        "split,name,patientid,license\nTest,open.png,1,CC BY 4.0\n"
+        "Test,closed-a.png,2,CC BY-NC-ND 4.0\nTest,closed-b.png,3,\n")
+    fig = plot_examples(build_index(tmp_path), per_class=3, part="lung")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["COVID-19: open.png"]

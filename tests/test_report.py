@@ -10,8 +10,13 @@ import pandas as pd
 import pytest
 
 from practical3 import report
-from practical3.figures import FIGURE_NAMES
-from practical3.report import FORMATS, SYNTHETIC_STATEMENT, TemplateError, check, render
+from practical3.compare import compare
+from practical3.config import profile
+from practical3.errors import TemplateError
+from practical3.plots.results import draw_all, figure_names
+from practical3.report import check, render
+from practical3.report.context import SYNTHETIC_STATEMENT
+from practical3.report.formats import FORMATS
 
 
 @pytest.fixture(scope="module")
@@ -19,18 +24,26 @@ def results(tiny_results):
     return tiny_results
 
 
+@pytest.fixture(scope="module")
+def drawn(results, tmp_path_factory):
+    """The figures of the tiny results, drawn once."""
+    out = tmp_path_factory.mktemp("figures")
+    draw_all(results, out_dir=out)
+    return out
+
+
 @pytest.fixture
-def project(results, tmp_path):
-    """A repository in miniature: results, a fresh report and the figures it links."""
-    folder = shutil.copytree(results, tmp_path / "report" / "results")
-    (tmp_path / "figures").mkdir()
-    for name in FIGURE_NAMES:
-        (tmp_path / "figures" / f"{name}.png").write_bytes(b"")
+def project(results, drawn, tmp_path):
+    """A repository in miniature: results of the infection model, its figures and a fresh
+    report. Returns (results folder of the report, the infection model's folder, report)."""
+    folder = tmp_path / "report" / "results"
+    shutil.copytree(results, folder / "infection")
+    shutil.copytree(drawn, tmp_path / "figures")
     return folder, report.write(folder, tmp_path / "report" / "report.md")
 
 
 def _metrics(folder):
-    return json.loads((folder / "metrics.json").read_text())
+    return json.loads((folder / "infection" / "metrics.json").read_text())
 
 
 def test_render_is_deterministic_and_names_no_absolute_path(results, tmp_path):
@@ -42,7 +55,7 @@ def test_render_is_deterministic_and_names_no_absolute_path(results, tmp_path):
 
 def test_render_fills_every_placeholder_from_the_results(results):
     text = render(results)
-    lung = _metrics(results)["metrics"]["lung"]["all"]
+    lung = json.loads((results / "metrics.json").read_text())["metrics"]["lung"]["all"]
     assert "{{" not in text and "}}" not in text
     assert FORMATS["pct"](lung["dice_imagewise"]) in text
     assert FORMATS["pct"](lung["iou_imagewise"]) in text
@@ -56,8 +69,8 @@ def test_check_names_a_number_edited_in_the_report(project):
     folder, path = project
     true_value = FORMATS["pct"](_metrics(folder)["metrics"]["lung"]["all"]["dice_imagewise"])
     text = path.read_text()
-    line = text[:text.index(f"Dice of {true_value}")].count("\n") + 1
-    path.write_text(text.replace(f"Dice of {true_value}", "Dice of 58.00 %", 1))
+    line = text[:text.index(f"Dice of\n{true_value}")].count("\n") + 2
+    path.write_text(text.replace(f"Dice of\n{true_value}", "Dice of\n58.00 %", 1))
     assert check(folder, path) == [f"{path}:{line}: number(s) differ from the results: "
                                    f"58.00 (results: {true_value.removesuffix(' %')})"]
 
@@ -67,26 +80,84 @@ def test_check_catches_a_dice_below_its_iou_planted_in_metrics_json(project):
     metrics = _metrics(folder)
     scores = metrics["metrics"]["lung"]["Normal"]
     scores["iou_imagewise"] = scores["dice_imagewise"] + 0.1
-    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "infection" / "metrics.json").write_text(json.dumps(metrics))
     problems = check(folder, path)
     assert any("metrics.json: lung Normal dice_imagewise" in p for p in problems), problems
 
 
 def test_check_catches_a_dice_below_its_iou_planted_in_per_image_csv(project):
     folder, path = project
-    table = pd.read_csv(folder / "per_image.csv")
+    table = pd.read_csv(folder / "infection" / "per_image.csv")
     table.loc[0, "iou_lung"] = table.loc[0, "dice_lung"] + 0.1
-    table.to_csv(folder / "per_image.csv", index=False)
-    assert check(folder, path) == [
-        f"{folder}/per_image.csv: {table.loc[0, 'image']} ({table.loc[0, 'cls']}) dice_lung "
-        f"{table.loc[0, 'dice_lung']} < iou_lung {table.loc[0, 'iou_lung']}"]
+    table.to_csv(folder / "infection" / "per_image.csv", index=False)
+    problems = check(folder, path)
+    assert (f"{folder}/infection/per_image.csv: {table.loc[0, 'image']} ({table.loc[0, 'cls']}) "
+            f"dice_lung {table.loc[0, 'dice_lung']} < iou_lung {table.loc[0, 'iou_lung']}"
+            in problems)
+
+
+def figure(path, name):
+    return path.parent.parent / "figures" / f"{name}_infection.png"
 
 
 def test_check_catches_a_missing_figure(project):
     folder, path = project
-    (path.parent.parent / "figures" / "04_severity.png").unlink()
-    assert check(folder, path) == [f"{path}: linked figure ../figures/04_severity.png is "
-                                   "missing; draw it with `practical3 figures`"]
+    figure(path, "04_severity").unlink()
+    assert check(folder, path) == ["linked figure ../figures/04_severity_infection.png is "
+                                   "missing; draw it again with `practical3 figures` (or "
+                                   "`make figures`)"]
+
+
+def test_check_catches_an_empty_figure(project):
+    folder, path = project
+    figure(path, "04_severity").write_bytes(b"")
+    [problem] = check(folder, path)
+    assert "04_severity_infection.png is empty" in problem
+
+
+def test_check_catches_a_file_that_is_not_a_png(project):
+    folder, path = project
+    figure(path, "04_severity").write_text("a figure, honestly")
+    [problem] = check(folder, path)
+    assert "04_severity_infection.png is not a PNG" in problem
+
+
+def test_check_catches_one_figure_copied_over_another(project):
+    folder, path = project
+    shutil.copyfile(figure(path, "04_dice_distributions"), figure(path, "04_severity"))
+    [problem] = check(folder, path)
+    assert "04_severity_infection.png holds figure '04_dice_distributions_infection'" in problem
+
+
+def test_check_catches_a_figure_drawn_from_other_results(project, tmp_path):
+    folder, path = project
+    other = shutil.copytree(folder / "infection", tmp_path / "other")
+    table = pd.read_csv(other / "per_image.csv")
+    table.loc[0, "pred_area_lung"] += 1
+    table.to_csv(other / "per_image.csv", index=False)
+    draw_all(other, out_dir=path.parent.parent / "figures", model_and_data=False)
+    problems = check(folder, path)
+    stale = [p for p in problems if "was drawn from other results" in p]
+    assert len(stale) == 4 and all(str(folder / "infection") in p for p in stale)
+
+
+def test_check_catches_results_files_of_different_runs(project):
+    folder, path = project
+    history = pd.read_csv(folder / "infection" / "history.csv")
+    history["run_id"] = "0123456789ab"
+    history.to_csv(folder / "infection" / "history.csv", index=False)
+    problems = check(folder, path)
+    assert any("history.csv (epoch 1) is from run 0123456789ab" in p for p in problems)
+
+
+def test_check_catches_an_evaluated_epoch_that_is_not_the_best(project):
+    folder, path = project
+    history = pd.read_csv(folder / "infection" / "history.csv")
+    history = pd.concat([history, history.assign(epoch=2, val_score=history["val_score"] + 1)])
+    history.to_csv(folder / "infection" / "history.csv", index=False)
+    problems = check(folder, path)
+    assert any("evaluates epoch 1, but the run's best epoch (best.pt) is 2" in p
+               for p in problems)
 
 
 def test_check_catches_a_removed_data_source_statement(project):
@@ -108,26 +179,28 @@ def test_check_names_a_missing_report_and_missing_results(project, tmp_path):
     folder, path = project
     path.unlink()
     assert check(folder, path) == [f"{path}: no report; write it with `practical3 report`"]
-    (folder / "history.csv").unlink()
+    (folder / "infection" / "history.csv").unlink()
     [problem] = check(folder, path)
     assert "missing history.csv" in problem and "practical3 train" in problem
 
 
 def test_the_template_types_no_result_by_hand():
-    text = re.sub(r"\{\{.*?\}\}", "", report.TEMPLATE.read_text(), flags=re.DOTALL)
+    prose = report.default_template().read_text().split("\n## References", 1)[0]
+    text = re.sub(r"\{\{.*?\}\}", "", prose, flags=re.DOTALL)
     assert re.findall(r"\d+\.\d+|\d+\s*%", text) == []
 
 
-def test_the_template_links_every_figure():
-    links = re.findall(r"!\[[^\]]*\]\(\.\./figures/([^)]+)\.png\)", report.TEMPLATE.read_text())
-    assert sorted(links) == sorted(FIGURE_NAMES)
+def test_the_report_links_every_figure_of_its_model(results):
+    links = re.findall(r"!\[[^\]]*\]\(\.\./figures/([^)]+)\.png\)", render(results))
+    assert sorted(links) == sorted(figure_names("infection"))
 
 
 @pytest.mark.parametrize(("placeholder", "message"), [
-    ("{{ metrics.lung.all.dice }}", "no 'dice' in the results"),
-    ("{{ metrics.lung.all.dice_imagewise }}", "needs a formatter"),
-    ("{{ metrics.lung.all.dice_imagewise | percent }}", "unknown format 'percent'"),
+    ("{{ lung.metrics.lung.all.dice }}", "no 'dice' in the results"),
+    ("{{ lung.metrics.lung.all.dice_imagewise }}", "needs a formatter"),
+    ("{{ lung.metrics.lung.all.dice_imagewise | percent }}", "unknown format 'percent'"),
     ("{{ table:nothing }}", "no such table"),
+    ("{{ table:nothing:lung }}", "no such model table"),
 ])
 def test_a_bad_placeholder_is_an_error_naming_it(results, tmp_path, placeholder, message):
     template = tmp_path / "template.md"
@@ -151,3 +224,22 @@ def test_formats_print_undefined_scores_as_na():
 def test_the_committed_report_agrees_with_the_committed_results():
     """What a grader runs: `practical3 report --check` on the repository as submitted."""
     assert report.check() == []
+
+
+def test_a_comparison_on_the_same_real_data_is_a_checked_table(project, data):
+    folder, path = project
+    compare(data, profile("smoke").replace(epochs=1), {"model": ["unet", "unetpp"]}, [0],
+            folder / "comparison")
+    assert "Architectures compared" not in render(folder)  # synthetic data: left out
+    metrics = _metrics(folder)
+    metrics["data"]["kind"] = "real"  # as if the same copy were real X-rays
+    (folder / "infection" / "metrics.json").write_text(json.dumps(metrics))
+    text = render(folder)
+    assert "### Architectures compared" in text and "| unetpp |" in text
+    path.write_text(text)
+    assert not any("comparison.json" in p for p in check(folder, path))
+    comparison = json.loads((folder / "comparison" / "comparison.json").read_text())
+    comparison["rows"][0]["lung_dice"]["mean"] = 0.5
+    (folder / "comparison" / "comparison.json").write_text(json.dumps(comparison))
+    assert any("comparison.json: row {'model': 'unet'} lung_dice" in p
+               for p in check(folder, path))

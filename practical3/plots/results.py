@@ -20,32 +20,46 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from practical3 import checkpoint, layout, postprocess
-from practical3.cache import DecodedArrays
-from practical3.config import FIGURES_DIR
-from practical3.dataset import open_source, select_split
-from practical3.device import resolve_device
-from practical3.evaluate import predict
-from practical3.index import DataError, build_index
-from practical3.plotting import fixed_jitter, save_figure
+from practical3 import checkpoint, postprocess
+from practical3.data import layout
+from practical3.data.decode import read_sample, resize_image
+from practical3.data.index import build_index, select_split
+from practical3.data.sources import showable
+from practical3.device import choose_precision, resolve_device
+from practical3.errors import ResultsError, UserError
+from practical3.inference import predict_native
+from practical3.paths import stored_path
+from practical3.plots.common import COLORS, fixed_jitter, save_figure
 from practical3.postprocess import PostProcess
-from practical3.results import Results, load, project_path
+from practical3.results import Results, digest, load
+from practical3.text import fmt
 
 LEARNING_CURVES = "03_learning_curves"
 DICE_DISTRIBUTIONS = "04_dice_distributions"
 ABLATION = "04_postprocessing_ablation"
 SEVERITY = "04_severity"
 OVERLAYS = "04_prediction_overlays"
-FIGURE_NAMES = (OVERLAYS, DICE_DISTRIBUTIONS, LEARNING_CURVES, ABLATION, SEVERITY)
+FIGURES = (OVERLAYS, DICE_DISTRIBUTIONS, LEARNING_CURVES, ABLATION, SEVERITY)
 
-COLORS = {"lung": "#1f77b4", "infection": "#d62728"}
+
+def figure_name(figure: str, part: str) -> str:
+    """The file name (without .png) of ``figure`` drawn for ``part``'s model."""
+    return f"{figure}_{part}"
+
+
+def figure_names(part: str) -> list[str]:
+    """Every figure ``draw_all`` writes for a model of ``part`` (severity needs infection)."""
+    return [figure_name(f, part) for f in FIGURES
+            if f != SEVERITY or "infection" in layout.TARGETS[part]]
+
 TRAIN_COLOR, VAL_COLOR, CHOSEN_COLOR, OTHER_COLOR = "0.45", "#ff7f0e", "#2ca02c", "0.7"
 CASES = ("best", "median", "worst")
 
 
 def learning_curves(history: pd.DataFrame) -> plt.Figure:
-    """Loss (train and validation) and validation Dice and IoU (imagewise) per epoch."""
-    targets = [t for t in layout.TARGETS["infection"] if f"val_dice_imagewise_{t}" in history]
+    """Loss (train and validation), validation Dice and IoU (imagewise) per epoch, and the
+    score that picks ``best.pt`` (the mean over targets of the pooled, dataset-level Dice)."""
+    targets = [t for t in layout.ALL_TARGETS if f"val_dice_imagewise_{t}" in history]
     epochs = history["epoch"]
     best = int(history.loc[history["val_score"].idxmax(), "epoch"])
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), layout="constrained")
@@ -57,6 +71,8 @@ def learning_curves(history: pd.DataFrame) -> plt.Figure:
             ax.plot(epochs, history[f"val_{metric}_imagewise_{target}"], "o-", ms=3,
                     color=COLORS[target], label=target)
         ax.set(title=f"Validation {title} (imagewise mean)", ylabel=title, ylim=(-0.02, 1.02))
+    axes[1].plot(epochs, history["val_score"], "--", color="0.15", lw=1.2,
+                 label="selection score\n(mean dataset Dice)")
     for ax in axes:
         ax.axvline(best, ls=":", color="0.3", lw=1, label=f"best.pt (epoch {best})")
         ax.set_xlabel("epoch")
@@ -68,7 +84,7 @@ def learning_curves(history: pd.DataFrame) -> plt.Figure:
 
 def dice_distributions(per_image: pd.DataFrame) -> plt.Figure:
     """Per-image Dice per class, one panel per target; undefined (both empty) images counted."""
-    targets = [t for t in layout.TARGETS["infection"] if f"dice_{t}" in per_image]
+    targets = [t for t in layout.ALL_TARGETS if f"dice_{t}" in per_image]
     classes = [c for c in layout.CLASSES if (per_image["cls"] == c).any()]
     fig, axes = plt.subplots(1, len(targets), figsize=(4.6 * len(targets), 3.6),
                              layout="constrained", squeeze=False)
@@ -116,7 +132,7 @@ def ablation(metrics: dict[str, Any]) -> plt.Figure:
         for yi, value in zip(y, values, strict=True):
             inside = not np.isnan(value) and value > 0.8
             ax.text(value - 0.02 if inside else (0 if np.isnan(value) else value) + 0.02, yi,
-                    "n/a" if np.isnan(value) else f"{value:.3f}", va="center",
+                    fmt(value, ".3f"), va="center",
                     ha="right" if inside else "left", fontsize=8)
         ax.set(xlim=(0, 1), xlabel=xlabel)
         ax.set_title(title, fontsize=9)
@@ -142,7 +158,7 @@ def severity_scatter(per_image: pd.DataFrame, severity: dict[str, Any]) -> plt.F
     ax.set(xlim=(0, top), ylim=(0, top), aspect="equal", xlabel="true % of lung infected",
            ylabel="predicted % of lung infected")
     r, mae = severity["pearson_r"], severity["mae_percentage_points"]
-    ax.set_title(f"Severity: r = {_fmt(r, '.3f')}, MAE = {_fmt(mae, '.2f')} pp "
+    ax.set_title(f"Severity: r = {fmt(r, '.3f')}, MAE = {fmt(mae, '.2f')} pp "
                  f"(n = {severity['n_images']})", fontsize=10)
     left_out = len(covid) - len(ok)
     if left_out:
@@ -151,11 +167,6 @@ def severity_scatter(per_image: pd.DataFrame, severity: dict[str, Any]) -> plt.F
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     return fig
-
-
-def _fmt(value: float | None, spec: str, missing: str = "n/a") -> str:
-    """A score as text; ``missing`` for None (metrics.json) or NaN (per_image.csv)."""
-    return missing if value is None or pd.isna(value) else format(value, spec)
 
 
 def pick_cases(per_image: pd.DataFrame, cases: tuple[str, ...] = CASES) -> pd.DataFrame:
@@ -180,42 +191,49 @@ def pick_cases(per_image: pd.DataFrame, cases: tuple[str, ...] = CASES) -> pd.Da
     return pd.concat(picked, ignore_index=True)
 
 
-def chosen_postprocess(metrics: dict[str, Any]) -> PostProcess:
-    """The post-processing that evaluation chose, rebuilt from its name in ``metrics.json``."""
-    name = metrics["postprocessing"]["chosen"]
-    steps = () if name == "none" else tuple(name.split(" + "))
-    return PostProcess(min_speck_fraction=metrics["postprocessing"]["min_speck_fraction"]
-                       ).with_steps(steps)
-
-
 def predict_cases(results: Results, cases: pd.DataFrame, device: str = "auto"
-                  ) -> tuple[DecodedArrays, np.ndarray]:
-    """Re-run the evaluated checkpoint on the ``cases`` images: their arrays and the
-    post-processed boolean predictions ``(N, T, H, W)``."""
-    metrics = results.metrics
-    path = project_path(metrics["checkpoint"]["path"])
+                  ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Re-run the evaluated checkpoint on the ``cases`` images at their native size: the
+    images, their true masks and the post-processed predictions, one array per image.
+
+    The checkpoint must be the one evaluated (same run id and epoch), else ResultsError.
+    """
+    evaluated = results.metrics["checkpoint"]
+    path = stored_path(evaluated["path"])
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found (run folders are not committed); "
-                                "train and evaluate again to draw the prediction overlays")
+        raise ResultsError(f"{path}: checkpoint not found (run folders are not committed); "
+                           "train and evaluate again to draw the prediction overlays")
     dev = resolve_device(device)
-    model, cfg = checkpoint.model_from(checkpoint.load(path, dev), dev)
-    index = build_index(project_path(metrics["data"]["root"]), parts=[cfg.part])
-    source = open_source(select_split(index, cfg.part, metrics["data"]["split"]), cfg.part,
-                         cfg.image_size)
-    keys = list(zip(source.records["cls"], source.records["name"], strict=True))
-    rows = [keys.index(key) for key in zip(cases["cls"], cases["image"], strict=True)]
-    subset = DecodedArrays(source.images[rows], source.masks[rows], source.targets,
-                           source.records.iloc[rows].reset_index(drop=True))
-    raw = predict(model, subset, dev)
-    return subset, postprocess.apply(raw, subset.targets, chosen_postprocess(metrics))
+    state = checkpoint.load(path, dev)
+    found = (state.get("run_id"), state["epoch"])
+    if found != (evaluated["run_id"], evaluated["epoch"]):
+        raise ResultsError(f"{path} now holds run {found[0]} epoch {found[1]}, not the evaluated "
+                           f"run {evaluated['run_id']} epoch {evaluated['epoch']}: evaluate it "
+                           "again before drawing the overlays")
+    model, cfg = checkpoint.model_from(state, dev)
+    index = build_index(stored_path(results.metrics["data"]["root"]), parts=[cfg.part])
+    rows = select_split(index, cfg.part, results.metrics["data"]["split"]).set_index(
+        ["cls", "name"])
+    samples = [read_sample(rows.loc[key], cfg.targets)
+               for key in zip(cases["cls"], cases["image"], strict=True)]
+    images = [image for image, _ in samples]
+    inputs = np.stack([resize_image(image, cfg.image_size) for image in images])
+    raw = predict_native(model, inputs, [image.shape for image in images], dev,
+                         choose_precision(cfg.precision, dev))
+    steps = PostProcess.from_record(results.metrics["postprocessing"])
+    return images, [masks.astype(bool) for _, masks in samples], postprocess.apply(
+        raw, cfg.targets, steps)
 
 
 def prediction_overlays(results: Results, cases: tuple[str, ...] = CASES, device: str = "auto"
                         ) -> plt.Figure:
     """Image, truth and prediction (lung and infection outlined) for the best, median and
     worst test image of each class, with the chosen post-processing applied."""
-    picked = pick_cases(results.per_image, cases)
-    arrays, pred = predict_cases(results, picked, device)
+    root = stored_path(results.metrics["data"]["root"])
+    shareable = results.per_image["image"].map(lambda name: showable(root, name))
+    picked = pick_cases(results.per_image[shareable], cases)
+    images, truth, pred = predict_cases(results, picked, device)
+    targets = results.targets
     classes = list(dict.fromkeys(picked["cls"]))
     columns = max(picked.groupby("cls").size())
     fig = plt.figure(figsize=(3.5 * columns, 1.75 * len(classes) + 0.4), layout="constrained")
@@ -223,17 +241,19 @@ def prediction_overlays(results: Results, cases: tuple[str, ...] = CASES, device
         row_fig.suptitle(cls, x=0.0, ha="left", fontsize=11, fontweight="bold")
         cells = np.atleast_1d(row_fig.subfigures(1, columns))
         for cell, i in zip(cells, np.flatnonzero(picked["cls"] == cls), strict=False):
-            _draw_case(cell, picked.iloc[i], arrays.images[i], arrays.masks[i], pred[i],
-                       arrays.targets)
-    fig.legend(handles=[Patch(color=COLORS[t], alpha=0.6, label=t) for t in arrays.targets],
-               loc="outside lower center", ncol=len(arrays.targets), fontsize=9)
+            _draw_case(cell, picked.iloc[i], images[i], truth[i], pred[i], targets)
+    fig.legend(handles=[Patch(color=COLORS[t], alpha=0.6, label=t) for t in targets],
+               loc="outside lower center", ncol=len(targets), fontsize=9)
+    if not shareable.all():
+        fig.suptitle(f"Cases among the {int(shareable.sum())} of {len(shareable)} test images "
+                     "whose licence allows sharing them", fontsize=9)
     return fig
 
 
 def _draw_case(cell: Any, case: pd.Series, image: np.ndarray, truth: np.ndarray,
                pred: np.ndarray, targets: tuple[str, ...]) -> None:
     """One image: three panels (image, truth, prediction) under a title with its Dice."""
-    scores = ", ".join(f"{t} {_fmt(case[f'dice_{t}'], '.2f', 'undefined')}" for t in targets)
+    scores = ", ".join(f"{t} {fmt(case[f'dice_{t}'], '.2f', 'undefined')}" for t in targets)
     cell.suptitle(f"{case['case']}: {case['image']}\nDice {scores}", fontsize=8)
     panels = {"image": (), "truth": truth, "prediction": pred}
     for ax, (title, masks) in zip(cell.subplots(1, 3), panels.items(), strict=True):
@@ -253,9 +273,10 @@ def _outline(ax: plt.Axes, mask: np.ndarray, color: str) -> None:
     ax.contour(mask.astype(float), levels=[0.5], colors=[color], linewidths=0.8)
 
 
-def draw_all(results_dir: str | Path, out_dir: str | Path = FIGURES_DIR,
+def draw_all(results_dir: str | Path, *, out_dir: str | Path | None = None,
              model_and_data: bool = True) -> list[Path]:
-    """Write every figure of ``results_dir`` to ``out_dir``; returns the files written.
+    """Write every figure of one model's results folder to ``out_dir``, named for its part
+    (``figure_names``), each carrying the run id and the folder's ``digest``.
 
     The overlays need the checkpoint and data named in ``metrics.json``; when either is
     missing (or ``model_and_data`` is False) that figure is skipped with a message.
@@ -271,13 +292,16 @@ def draw_all(results_dir: str | Path, out_dir: str | Path = FIGURES_DIR,
                                                      results.metrics["severity"])
     if model_and_data:
         drawers[OVERLAYS] = lambda: prediction_overlays(results)
+    inputs = digest(results.folder)
     written = []
-    for name, draw in drawers.items():
+    for figure, draw in drawers.items():
+        name = figure_name(figure, results.part)
         try:
             fig = draw()
-        except (FileNotFoundError, DataError) as err:  # only the overlays read model and data
+        except UserError as err:  # only the overlays read model and data
             print(f"skipped {name}: {err}", file=sys.stderr)
             continue
-        written.append(save_figure(fig, name, results.label, out_dir))
+        written.append(save_figure(fig, name, results.stamp, out_dir, run_id=results.run_id,
+                                   inputs_sha256=inputs))
         plt.close(fig)
     return written

@@ -1,0 +1,100 @@
+"""Settings side by side: the same run repeated over a grid of values and seeds, each run
+evaluated at native size, summarised as mean and standard deviation over seeds.
+
+``compare`` trains (or reuses) one run per setting and seed, evaluates its ``best.pt`` on Test
+(the four results files of any results folder), and writes ``OUT/runs.json`` (every run's
+results) and ``OUT/comparison.json`` (one row per setting with its run ids and the aggregates);
+``practical3.comparison`` reads and checks them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import platform
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from practical3.atomic import write_text
+from practical3.comparison import COMPARISON_FILE, RUNS_FILE, pack, summarize
+from practical3.config import TrainConfig
+from practical3.data.sources import describe
+from practical3.device import resolve_device
+from practical3.errors import ConfigError
+from practical3.evaluate import evaluate
+from practical3.paths import display_path
+from practical3.results import gather_run, load
+from practical3.runs import BEST
+from practical3.session import run_dir_for
+from practical3.train import ensure_trained
+
+
+def parse_vary(items: Sequence[str], base: TrainConfig) -> dict[str, list[Any]]:
+    """``["model=unet,unetpp", "image_size=64,128"]`` as {setting: [values]}, each value of
+    the setting's type in ``TrainConfig``."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        name, _, values = item.partition("=")
+        if not values or not hasattr(base, name) or name in ("profile", "synth", "seed"):
+            raise ConfigError(f"--vary {item!r}: write SETTING=V1,V2 with a TrainConfig setting "
+                              "(not profile or seed: seeds have --seeds)")
+        kind = type(getattr(base, name))
+        grid[name] = [kind(v) if kind is not bool else v.lower() in ("1", "true", "yes")
+                      for v in values.split(",")]
+    return grid
+
+
+def parse_also(items: Sequence[str], grid: dict[str, list[Any]],
+               base: TrainConfig) -> list[dict[str, Any]]:
+    """``["model=unetpp_ds image_size=64"]`` as single settings to add after the grid's: one
+    value for every setting the grid varies (so each is a row of the same table)."""
+    settings = []
+    for item in items:
+        parsed = parse_vary(item.split(), base)
+        if set(parsed) != set(grid) or any(len(v) != 1 for v in parsed.values()):
+            raise ConfigError(f"--also {item!r}: give one value for each of {', '.join(grid)}, "
+                              "e.g. --also 'model=unetpp_ds image_size=64'")
+        settings.append({name: parsed[name][0] for name in grid})
+    return settings
+
+
+def compare(data_root: str | Path, base: TrainConfig, grid: dict[str, list[Any]],
+            seeds: Sequence[int], out_dir: str | Path, also: Sequence[dict[str, Any]] = (),
+            progress: bool = False) -> dict[str, Any]:
+    """Train and evaluate every setting of ``grid``, then each of ``also``, with every seed;
+    write and return the comparison (see the module docstring)."""
+    out_dir = Path(out_dir)
+    settings = [dict(zip(grid, values, strict=True))
+                for values in itertools.product(*grid.values())]
+    rows, packed = [], {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for setting in [*settings, *also]:
+            runs = []
+            for seed in seeds:
+                cfg = base.replace(**setting, seed=seed)
+                run_dir = run_dir_for(cfg, data_root)
+                ensure_trained(cfg, data_root, run_dir, progress=progress)
+                results_dir = Path(scratch) / run_dir.name
+                evaluate(run_dir / BEST, data_root, results_dir, device=cfg.device,
+                         progress=progress)
+                gather_run(run_dir, results_dir)
+                packed |= pack([results_dir])
+                runs.append(load(results_dir))
+            rows.append({"setting": setting, **summarize(runs, base.replace(**setting))})
+    source = describe(data_root)
+    device = resolve_device(base.device)
+    comparison = {
+        "data": {"label": source.label, "credit": source.credit, "dataset": source.dataset,
+                 "kind": source.kind, "root": display_path(data_root), "part": base.part},
+        "base": base.to_dict(), "varied": list(grid), "seeds": list(seeds),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda"
+        else f"CPU ({platform.machine()})", "torch": torch.__version__,
+        "rows": rows,
+    }
+    write_text(out_dir / RUNS_FILE, json.dumps(packed, indent=1, sort_keys=True) + "\n")
+    write_text(out_dir / COMPARISON_FILE, json.dumps(comparison, indent=2, allow_nan=False) + "\n")
+    return comparison

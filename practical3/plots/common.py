@@ -1,0 +1,65 @@
+"""What every figure shares: saved at print resolution, atomically, labelled with its data, and
+carrying its provenance in the PNG's metadata (``report --check`` reads it back).
+
+Provenance: the figure's name, the run it shows (if any) and the SHA-256 of what it was drawn
+from (a results folder's ``results.digest``, or the data's fingerprint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from practical3.atomic import write_with
+from practical3.paths import figures_dir
+
+DPI = 200
+# Target colours shared by every figure that draws lung and infection masks.
+COLORS = {"lung": "#1f77b4", "infection": "#d62728"}
+FIGURE_KEY, RUN_KEY, INPUTS_KEY = "practical3 figure", "practical3 run", "practical3 inputs sha256"
+
+
+def save_figure(fig: plt.Figure, name: str, label: str, out_dir: str | Path | None = None, *,
+                run_id: str = "", inputs_sha256: str = "") -> Path:
+    """Stamp ``label`` (the data source) on ``fig`` and write ``out_dir/name.png`` atomically,
+    with its name, ``run_id`` and ``inputs_sha256`` in the PNG's metadata.
+
+    ``out_dir`` defaults to ``paths.figures_dir()`` (``$PRACTICAL3_FIGURES`` or ``figures/``).
+    """
+    # Just below the figure's bottom edge, so it never covers an axis; bbox "tight" keeps it.
+    fig.text(0.995, -0.005, label, ha="right", va="top", fontsize=7, color="0.35")
+    path = Path(out_dir or figures_dir()) / f"{name}.png"
+    metadata = {FIGURE_KEY: name, RUN_KEY: run_id, INPUTS_KEY: inputs_sha256}
+    return write_with(path, lambda tmp: fig.savefig(tmp, dpi=DPI, bbox_inches="tight",
+                                                    format="png", metadata=metadata))
+
+
+def provenance(path: str | Path) -> dict[str, str] | None:
+    """The provenance a saved figure carries ({figure, run, inputs}), or None when ``path`` is
+    not a readable PNG."""
+    try:
+        with Image.open(path) as image:
+            if image.format != "PNG":
+                return None
+            text = dict(image.text)
+    except (OSError, UnidentifiedImageError):
+        return None
+    return {"figure": text.get(FIGURE_KEY, ""), "run": text.get(RUN_KEY, ""),
+            "inputs": text.get(INPUTS_KEY, "")}
+
+
+@contextmanager
+def fixed_jitter(seed: int = 0) -> Iterator[None]:
+    """Seed numpy's global generator (seaborn draws strip-plot jitter from it) for the block,
+    so the same results draw the same figure bytes; the caller's state is restored after."""
+    state = np.random.get_state()  # noqa: NPY002 (seaborn uses the legacy global)
+    np.random.seed(seed)  # noqa: NPY002
+    try:
+        yield
+    finally:
+        np.random.set_state(state)  # noqa: NPY002

@@ -1,0 +1,143 @@
+"""``report --check``: every way a written report disagrees with its results.
+
+It never re-renders a figure: it compares the text line by line with a fresh render, reads each
+linked figure's provenance (name, run, digest of the results it was drawn from), checks that the
+results files come from one run whose best epoch is the one evaluated, that no Dice is below its
+IoU anywhere in the results, and that the data source is stated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+from practical3.comparison import consistency as comparison_consistency
+from practical3.errors import ResultsError
+from practical3.plots.common import provenance
+from practical3.report.context import SYNTHETIC_STATEMENT
+from practical3.report.render import comparison_of, default_report, render
+from practical3.results import Results, consistency, digest, load_parts
+
+TOLERANCE = 1e-9  # Dice >= IoU holds exactly; allow float rounding only
+_FIGURE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def check(results_dir: str | Path | None = None, report_path: str | Path | None = None,
+          template: str | Path | None = None) -> list[str]:
+    """Every problem with the report at ``report_path``: results files that do not come from
+    one run, a Dice below its IoU anywhere in the results, text that differs from a fresh
+    render, a linked figure that is missing, empty, not a PNG, another figure under its name
+    or drawn from other results, and a data source that is not stated. An empty list means
+    the report is sound."""
+    report = Path(report_path or default_report())
+    try:
+        parts = load_parts(results_dir)
+    except ResultsError as err:
+        return [str(err)]
+    problems = [problem for results in parts.values()
+                for problem in (*consistency(results), *dice_below_iou(results))]
+    compared = comparison_of(results_dir)
+    if compared is not None:
+        problems += comparison_consistency(compared)
+    if not report.is_file():
+        return [*problems, f"{report}: no report; write it with `practical3 report`"]
+    text = report.read_text(encoding="utf-8")
+    problems += _differences(text, render(results_dir, template), report)
+    for link in dict.fromkeys(_FIGURE_LINK.findall(text)):
+        problems += _figure_problems(report.parent / link, link, parts)
+    first = next(iter(parts.values())).metrics["data"]
+    if first["label"] not in text:
+        problems.append(f"{report}: does not state the data source ({first['label']!r})")
+    if first["kind"] == "synthetic" and SYNTHETIC_STATEMENT not in text:
+        problems.append(f"{report}: the results are synthetic but the report does not "
+                        f"say so ({SYNTHETIC_STATEMENT!r})")
+    return problems
+
+
+def _figure_problems(path: Path, link: str, parts: dict[str, Results]) -> list[str]:
+    """What is wrong with one linked figure; empty when it is the one its results draw."""
+    redraw = "draw it again with `practical3 figures` (or `make figures`)"
+    if not path.is_file():
+        return [f"linked figure {link} is missing; {redraw}"]
+    if path.stat().st_size == 0:
+        return [f"linked figure {link} is empty; {redraw}"]
+    found = provenance(path)
+    if found is None:
+        return [f"linked figure {link} is not a PNG; {redraw}"]
+    problems = []
+    if found["figure"] != path.stem:
+        problems.append(f"linked figure {link} holds figure {found['figure']!r}, not "
+                        f"{path.stem!r}; {redraw}")
+    source = next((r for part, r in parts.items() if path.stem.endswith(f"_{part}")), None)
+    if source is not None and (found["run"], found["inputs"]) != (source.run_id,
+                                                                  digest(source.folder)):
+        problems.append(f"linked figure {link} was drawn from other results (run "
+                        f"{found['run'] or 'none'}), not from {source.folder} (run "
+                        f"{source.run_id}); {redraw}")
+    return problems
+
+
+def dice_below_iou(results: Results) -> list[str]:
+    """Every place in the results where a Dice is below its IoU (impossible per image)."""
+    problems = []
+    where = results.folder
+    for target, by_class in results.metrics["metrics"].items():
+        for cls, scores in by_class.items():
+            for kind in ("imagewise", "dataset"):
+                dice, iou = scores[f"dice_{kind}"], scores[f"iou_{kind}"]
+                if _below(dice, iou):
+                    problems.append(f"{where}/metrics.json: {target} {cls} dice_{kind} {dice} "
+                                    f"< iou_{kind} {iou}")
+    for variant in results.metrics["ablation"]["variants"]:
+        for target in results.targets:
+            dice, iou = variant[f"{target}_dice_imagewise"], variant[f"{target}_iou_imagewise"]
+            if _below(dice, iou):
+                problems.append(f"{where}/metrics.json: ablation {variant['steps']!r} {target} "
+                                f"dice_imagewise {dice} < iou_imagewise {iou}")
+    table = results.per_image
+    for target in results.targets:
+        below = table[f"dice_{target}"] < table[f"iou_{target}"] - TOLERANCE
+        for _, row in table[below].iterrows():
+            problems.append(f"{where}/per_image.csv: {row['image']} ({row['cls']}) dice_{target} "
+                            f"{row[f'dice_{target}']} < iou_{target} {row[f'iou_{target}']}")
+        for kind in ("imagewise", "dataset"):
+            dice, iou = (results.history[f"val_{m}_{kind}_{target}"] for m in ("dice", "iou"))
+            for epoch in results.history["epoch"][dice < iou - TOLERANCE]:
+                problems.append(f"{where}/history.csv: epoch {epoch} val_dice_{kind}_{target} "
+                                f"< val_iou_{kind}_{target}")
+    return problems
+
+
+def _below(dice: float | None, iou: float | None) -> bool:
+    return dice is not None and iou is not None and dice < iou - TOLERANCE
+
+
+def _differences(written: str, fresh: str, path: Path) -> list[str]:
+    """One problem per block of lines where the written report departs from a fresh render."""
+    old, new = written.splitlines(), fresh.splitlines()
+    problems = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        if op == "replace" and a1 - a0 == b1 - b0:
+            problems += [_line_problem(path, a0 + i + 1, old[a0 + i], new[b0 + i])
+                         for i in range(a1 - a0)]
+        else:
+            problems.append(f"{path}: lines {a0 + 1}-{a1} differ from the results "
+                            f"(report has {a1 - a0} line(s), a fresh render {b1 - b0}): "
+                            f"{' / '.join(old[a0:a1])[:200]!r} should be "
+                            f"{' / '.join(new[b0:b1])[:200]!r}")
+    return problems
+
+
+def _line_problem(path: Path, number: int, old: str, new: str) -> str:
+    """Name the numbers that differ on one line, or the line itself when no number does."""
+    old_numbers, new_numbers = _NUMBER.findall(old), _NUMBER.findall(new)
+    changed = [f"{a} (results: {b})" for a, b in zip(old_numbers, new_numbers, strict=False)
+               if a != b]
+    if changed and len(old_numbers) == len(new_numbers):
+        return f"{path}:{number}: number(s) differ from the results: {', '.join(changed)}"
+    return f"{path}:{number}: reads {old!r}; the results give {new!r}"

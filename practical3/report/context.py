@@ -1,0 +1,146 @@
+"""What the report's placeholders may name: each model's results plus facts derived from them.
+
+The report covers the models in a results folder: the Infection part's model (lung and
+infection), the Lung part's model (lungs), or both, as the dataset's paper does (lungs from the
+Lung part, infection from the Infection part). ``lung`` names the model whose lung scores are
+reported, ``infection`` the one whose infection scores are (absent: falsy).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from practical3 import models
+from practical3.comparison import read
+from practical3.config import TrainConfig
+from practical3.data import layout
+from practical3.losses import LOSSES
+from practical3.models.inspection import count_parameters
+from practical3.plots.results import FIGURES, figure_name
+from practical3.report.formats import FORMATS
+from practical3.results import Results
+from practical3.uncertainty import LEVEL, RESAMPLES
+
+SYNTHETIC_STATEMENT = ("These results come from synthetic phantoms, not chest X-rays: they "
+                       "test the code and say nothing about how the model does on real X-rays.")
+# Cited, not measured: the best network of the dataset's paper on the real COVID-QU-Ex test set.
+REFERENCE = {
+    "citation": "Tahir et al., Computers in Biology and Medicine 139 (2021) 105002",
+    "lung": {"dice": 0.9799, "iou": 0.9611},
+    "infection": {"dice": 0.8821, "iou": 0.8305},
+}
+# Cited: what the coursework this project grew from printed (imagewise means on its test set).
+COURSEWORK = {"lung": {"dice": 0.5767, "iou": 0.9344},
+              "infection": {"dice": 0.8692, "iou": 0.3421}}
+LESION_BINS = 3  # COVID-19 test images split into terciles of true infected area
+
+
+def context(parts: dict[str, Results], comparison_dir: Path | None = None) -> dict[str, Any]:
+    """The context of a report on the models in ``parts`` (part -> results), with the
+    comparison in ``comparison_dir`` when it is on the same real data."""
+    by_part = {part: model_context(results) for part, results in parts.items()}
+    first = next(iter(parts.values())).metrics["data"]
+    covidqu = first["kind"] == "real" and first["dataset"] == "COVID-QU-Ex"
+    compared = read(comparison_dir) if comparison_dir is not None else None
+    same_data = compared is not None and compared["data"]["label"] == first["label"]
+    return {
+        "data": first,
+        "synthetic": first["kind"] == "synthetic",
+        "covidqu": covidqu,
+        "other_real": first["kind"] == "real" and not covidqu,
+        "synthetic_statement": SYNTHETIC_STATEMENT,
+        "infection": by_part.get("infection"),
+        "lung": by_part.get("lung") or by_part.get("infection"),
+        "lung_part": "lung" in by_part,
+        "both": len(by_part) == 2,
+        "models": by_part,
+        "reference": REFERENCE,
+        "coursework": coursework_rows(),
+        "uncertainty": {"level": LEVEL, "resamples": RESAMPLES},
+        "comparison": compared if same_data and first["kind"] == "real" else None,
+    }
+
+
+def model_context(results: Results) -> dict[str, Any]:
+    """One model: the keys of its ``metrics.json`` plus ``run``, ``config``, ``training``,
+    ``model``, ``augment``, ``figures``, ``discussion``."""
+    metrics, history = results.metrics, results.history
+    cfg = metrics["checkpoint"]["config"]
+    return {
+        **metrics,
+        "part": results.part,
+        "part_name": layout.PARTS[results.part],
+        "run": results.run,
+        "config": cfg,
+        "training": {
+            "epochs_run": len(history),
+            "best_val_score": float(history["val_score"].max()),
+            "time_s": float(history["epoch_time_s"].sum()),
+            "final_train_loss": float(history["train_loss"].iloc[-1]),
+            "final_val_loss": float(history["val_loss"].iloc[-1]),
+        },
+        "model": {
+            "parameters": count_parameters(models.from_config(TrainConfig.from_dict(cfg))),
+            "bottleneck_channels": cfg["base_channels"] * 2 ** cfg["depth"],
+            "summary": models.MODELS[cfg["model"]].description,
+            "loss_summary": LOSSES[cfg["loss"]].description,
+        },
+        "augment": results.run["augmentation"] or {},
+        "figures": {figure.split("_", 1)[1]: f"{figure_name(figure, results.part)}.png"
+                    for figure in FIGURES},
+        "discussion": discussion(results),
+    }
+
+
+def discussion(results: Results) -> dict[str, Any]:
+    """Where the errors fall: the weakest class per target, and infection Dice by lesion size."""
+    facts: dict[str, Any] = {}
+    for target, by_class in results.metrics["metrics"].items():
+        scored = {c: s["dice_imagewise"] for c, s in by_class.items()
+                  if c != "all" and s["dice_imagewise"] is not None}
+        if scored:
+            worst = min(scored, key=scored.get)
+            facts[target] = {"worst_class": worst, "worst_dice": scored[worst],
+                             "best_dice": max(scored.values())}
+    if "infection" in results.targets:
+        infection = results.metrics["metrics"]["infection"]
+        covid = infection.get("COVID-19", {})
+        facts["covid_infection_dice"] = covid.get("dice_imagewise")
+        facts["covid_infection_dice_ci95"] = covid.get("dice_imagewise_ci95")
+        healthy = [f"{FORMATS['pct'](s['healthy_fp_rate'])} of the {cls} images"
+                   for cls, s in infection.items() if cls not in ("all", "COVID-19")
+                   and s["healthy_fp_rate"] is not None]
+        facts["healthy_fp_by_class"] = " and ".join(healthy) or "no healthy image (none to score)"
+        facts["lesion_sizes"] = lesion_size_rows(results.per_image)
+    return facts
+
+
+def lesion_size_rows(per_image: pd.DataFrame) -> list[dict[str, Any]]:
+    """Imagewise infection Dice of COVID-19 images in terciles of true infected area
+    (native pixels)."""
+    covid = per_image[(per_image["cls"] == "COVID-19") & (per_image["true_area_infection"] > 0)]
+    if len(covid) < LESION_BINS:
+        return []
+    edges = np.quantile(covid["true_area_infection"], np.linspace(0, 1, LESION_BINS + 1))
+    bins = pd.cut(covid["true_area_infection"], np.unique(edges), include_lowest=True)
+    rows = []
+    for interval, group in covid.groupby(bins, observed=True):
+        dice = group["dice_infection"].dropna()
+        rows.append({"low": float(interval.left), "high": float(interval.right),
+                     "n_images": len(group), "dice": float(dice.mean()) if len(dice) else None})
+    return rows
+
+
+def coursework_rows() -> list[dict[str, Any]]:
+    """The coursework's printed numbers beside the range its IoU allows for a mean Dice:
+    IoU <= mean Dice <= 2 IoU / (1 + IoU) (Dice = 2 IoU / (1 + IoU) per image, which is concave)."""
+    rows = []
+    for target, printed in COURSEWORK.items():
+        low, high = printed["iou"], 2 * printed["iou"] / (1 + printed["iou"])
+        rows.append({"target": target, **printed, "low": low, "high": high,
+                     "possible": low <= printed["dice"] <= high})
+    return rows

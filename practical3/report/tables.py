@@ -1,0 +1,174 @@
+"""The report's generated Markdown tables.
+
+``{{ table:NAME }}`` passes the whole context; ``{{ table:NAME:MODEL }}`` passes one model's
+context (``infection`` or ``lung``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from practical3.comparison import markdown_table
+from practical3.data import layout
+from practical3.report.formats import FORMATS
+
+SCORES = ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset")
+
+
+def _table(header: list[str], rows: list[list[str]], align: str) -> str:
+    """A Markdown table; ``align`` has one of l/r per column."""
+    rule = ["---:" if a == "r" else ":---" for a in align]
+    lines = [header, rule, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def _with_ci(scores: dict[str, Any], name: str) -> str:
+    """A percentage and, when known, its 95 % interval: ``97.12 % [96.40, 97.81]``."""
+    value = FORMATS["pct"](scores[name])
+    interval = scores.get(f"{name}_ci95")
+    return f"{value} {FORMATS['ci'](interval)}" if interval else value
+
+
+def _segmentation(model: dict[str, Any]) -> str:
+    count = FORMATS["int"]
+    rows = []
+    for target, by_class in model["metrics"].items():
+        for cls, s in by_class.items():
+            rows.append([target, "all classes" if cls == "all" else cls,
+                         f"{count(s['n_images_scored'])} / {count(s['n_images'])}",
+                         *[_with_ci(s, score) for score in SCORES],
+                         _with_ci(s, "healthy_fp_rate")])
+    return _table(["target", "class", "scored / images", "Dice (imagewise)", "IoU (imagewise)",
+                   "Dice (dataset)", "IoU (dataset)", "healthy FP rate"], rows, "llrrrrrr")
+
+
+def _boundary(model: dict[str, Any]) -> str:
+    num = FORMATS["num"]
+    rows = [[cls if cls != "all" else "all classes", num(b["hd95_mean"]),
+             FORMATS["ci_num"](b["hd95_mean_ci95"]), num(b["hd95_median"]),
+             FORMATS["int"](b["n_images_hd95"])]
+            for cls, b in model["boundary"]["lung"].items()]
+    return _table(["class", "lung HD95, mean (px)", "95 % CI", "median (px)", "images"], rows,
+                  "lrrrr")
+
+
+def _data(model: dict[str, Any]) -> str:
+    count = FORMATS["int"]
+    per_class = model["data"]["images_per_class"]
+    rows = [[cls, count(per_class.get(cls, 0))] for cls in layout.CLASSES]
+    rows.append(["all", count(model["data"]["n_images"])])
+    return _table(["class", f"{model['data']['split']} images"], rows, "lr")
+
+
+def _training(model: dict[str, Any]) -> str:
+    cfg, run, fmt = model["config"], model["run"], FORMATS
+    rows = [
+        ["run id", f"`{model['run_id']}`"],
+        ["profile", cfg["profile"]],
+        ["model", f"{cfg['model']}, depth {cfg['depth']}, {cfg['base_channels']} base channels, "
+                  f"{fmt['int'](model['model']['parameters'])} parameters"],
+        ["input size", f"{cfg['image_size']} x {cfg['image_size']} px, one channel"],
+        ["loss", cfg["loss"]],
+        ["optimiser", f"AdamW, learning rate {fmt['g'](cfg['lr'])}, weight decay "
+                      f"{fmt['g'](cfg['weight_decay'])}, one cosine schedule over "
+                      f"{run['schedule']['epochs']} epochs"],
+        ["epochs, batch size", f"{cfg['epochs']}, {cfg['batch_size']}"],
+        ["augmentation", fmt["onoff"](cfg["augment"])],
+        ["seed", str(cfg["seed"])],
+        ["training / validation images", f"{fmt['int'](run['n_train_images'])} / "
+                                         f"{fmt['int'](run['n_val_images'])}"],
+        ["device, precision", f"{run['device']} ({run['device_name']}), {run['precision']}, "
+                              f"torch {run['torch']}"],
+        ["checkpoint evaluated", f"epoch {model['checkpoint']['epoch']} of "
+                                 f"{model['training']['epochs_run']} (best validation score "
+                                 f"{fmt['num'](model['training']['best_val_score'])})"],
+        ["training time", fmt["min"](model["training"]["time_s"])],
+    ]
+    return _table(["setting", "value"], rows, "ll")
+
+
+def _selection(model: dict[str, Any]) -> str:
+    selection = model["postprocessing"]["selection"]
+    rows = [[t["steps"], FORMATS["num"](t["score"]), "kept" if t["kept"] else "dropped"]
+            for t in selection.get("trials", [])]
+    return _table(["steps tried (cumulative)", "mean imagewise Dice on Val", "decision"], rows,
+                  "lrl") if rows else f"No selection: {selection['rule']}."
+
+
+def _ablation(model: dict[str, Any]) -> str:
+    pct, chosen = FORMATS["pct"], model["postprocessing"]["chosen"]
+    targets = list(model["metrics"])
+    healthy = "infection" in targets
+    rows = [[f"**{v['steps']}** (chosen)" if v["steps"] == chosen else v["steps"],
+             *[pct(v[f"{t}_dice_imagewise"]) for t in targets],
+             *[pct(v[f"{t}_dice_dataset"]) for t in targets],
+             *([pct(v["infection_healthy_fp_rate"])] if healthy else [])]
+            for v in model["ablation"]["variants"]]
+    header = ["post-processing", *[f"{t} Dice (imagewise)" for t in targets],
+              *[f"{t} Dice (dataset)" for t in targets],
+              *(["healthy FP rate"] if healthy else [])]
+    return _table(header, rows, "l" + "r" * (len(header) - 1))
+
+
+def _severity(model: dict[str, Any]) -> str:
+    s, fmt = model["severity"], FORMATS
+    rows = [["COVID-19 images scored", fmt["int"](s["n_images"])],
+            ["Pearson r (predicted vs true)",
+             f"{fmt['num'](s['pearson_r'])} {fmt['ci_num'](s.get('pearson_r_ci95'))}"],
+            ["mean absolute error", f"{fmt['pp'](s['mae_percentage_points'])} "
+                                    f"{fmt['ci_num'](s.get('mae_percentage_points_ci95'))}"],
+            ["mean true infected share", fmt["pct_value"](s["mean_true_percent"])],
+            ["mean predicted infected share", fmt["pct_value"](s["mean_predicted_percent"])]]
+    return _table(["severity (% of lung infected)", "value [95 % CI]"], rows, "lr")
+
+
+def _lesion_sizes(model: dict[str, Any]) -> str:
+    rows = [[f"{FORMATS['int'](r['low'])} to {FORMATS['int'](r['high'])}",
+             FORMATS["int"](r["n_images"]), FORMATS["pct"](r["dice"])]
+            for r in model["discussion"]["lesion_sizes"]]
+    return _table(["true infected area (native px)", "COVID-19 images", "infection Dice "
+                   "(imagewise)"], rows, "lrr") if rows else "Too few COVID-19 test images."
+
+
+def _coursework(ctx: dict[str, Any]) -> str:
+    num = FORMATS["num"]
+    rows = [[r["target"], num(r["dice"]), num(r["iou"]), f"{num(r['low'])} to {num(r['high'])}",
+             "possible" if r["possible"] else "**impossible**"] for r in ctx["coursework"]]
+    return _table(["target", "printed Dice", "printed IoU", "mean Dice this IoU allows",
+                   "verdict"], rows, "lrrrl")
+
+
+def _reference(ctx: dict[str, Any]) -> str:
+    """The cited values; beside this run's only when this run is on real COVID-QU-Ex."""
+    pct, ref = FORMATS["pct"], ctx["reference"]
+    header = ["target", "metric", "Tahir et al. 2021, best network, real COVID-QU-Ex (cited)"]
+    rows = []
+    for target in ("lung", "infection"):
+        model = ctx[target]
+        for metric, name in (("dice", "Dice"), ("iou", "IoU")):
+            row = [target, name, pct(ref[target][metric])]
+            if ctx["covidqu"] and model:
+                row += [pct(model["metrics"][target]["all"][f"{metric}_imagewise"]),
+                        pct(model["metrics"][target]["all"][f"{metric}_dataset"])]
+            rows.append(row)
+    if ctx["covidqu"]:
+        header += ["this run (imagewise)", "this run (dataset)"]
+    return _table(header, rows, "ll" + "r" * (len(header) - 2))
+
+
+MODEL_TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "data": _data,
+    "training": _training,
+    "segmentation": _segmentation,
+    "boundary": _boundary,
+    "selection": _selection,
+    "ablation": _ablation,
+    "severity": _severity,
+    "lesion_sizes": _lesion_sizes,
+}
+TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "coursework": _coursework,
+    "reference": _reference,
+    "comparison": lambda ctx: markdown_table(ctx["comparison"]),
+}

@@ -1,0 +1,112 @@
+"""Settings side by side: every row names its runs, and is checked against their results."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from practical3.cli import main
+from practical3.compare import compare, parse_also, parse_vary
+from practical3.comparison import (
+    COMPARISON_FILE,
+    RUNS_FILE,
+    consistency,
+    markdown_table,
+    mean_std,
+    read,
+)
+from practical3.config import profile
+from practical3.errors import ConfigError
+
+BASE = profile("smoke").replace(epochs=1, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def compared(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    compare(data, BASE, {"model": ["unet", "unetpp"]}, [0, 1], out)
+    return out
+
+
+def test_every_setting_is_a_row_with_one_run_per_seed(compared):
+    comparison = json.loads((compared / COMPARISON_FILE).read_text())
+    assert [row["setting"] for row in comparison["rows"]] == [{"model": "unet"},
+                                                              {"model": "unetpp"}]
+    packed = json.loads((compared / RUNS_FILE).read_text())
+    for row in comparison["rows"]:
+        assert len(set(row["run_ids"])) == 2
+        for run_id in row["run_ids"]:
+            assert json.loads(packed[run_id]["metrics.json"])["run_id"] == run_id
+        assert row["lung_dice"].keys() == {"mean", "std"}
+    assert not list(compared.rglob("metrics.json"))
+    unet, unetpp = comparison["rows"]
+    assert unetpp["parameters"] > unet["parameters"] and unetpp["gflop_per_image"] > 0
+    assert comparison["data"]["kind"] == "synthetic" and comparison["seeds"] == [0, 1]
+
+
+def test_a_fresh_comparison_is_consistent_and_a_tampered_row_is_named(compared, tmp_path, capsys):
+    assert consistency(compared) == []
+    assert main(["compare", "--out", str(compared), "--table"]) == 0
+    assert "| unetpp |" in capsys.readouterr().out
+    copy = shutil.copytree(compared, tmp_path / "copy")
+    comparison = json.loads((copy / COMPARISON_FILE).read_text())
+    comparison["rows"][1]["lung_iou"]["mean"] = 0.99
+    (copy / COMPARISON_FILE).write_text(json.dumps(comparison))
+    [problem] = consistency(copy)
+    assert "row {'model': 'unetpp'} lung_iou" in problem
+    assert main(["compare", "--out", str(copy), "--table"]) == 1
+
+
+def test_a_run_missing_from_the_runs_file_is_named(compared, tmp_path):
+    copy = shutil.copytree(compared, tmp_path / "copy")
+    packed = json.loads((copy / RUNS_FILE).read_text())
+    lost = read(copy)["rows"][0]["run_ids"][1]
+    del packed[lost]
+    (copy / RUNS_FILE).write_text(json.dumps(packed))
+    [problem] = consistency(copy)
+    assert f"lacks run(s) {lost}" in problem and "practical3 compare" in problem
+    (copy / RUNS_FILE).unlink()
+    assert [f"{copy / RUNS_FILE}: missing" in p for p in consistency(copy)] == [True]
+
+
+def test_the_table_shows_mean_and_spread_in_percent():
+    comparison = {"varied": ["model"], "rows": [{
+        "setting": {"model": "unet"}, "parameters": 1234, "gflop_per_image": 1.5,
+        "lung_dice": {"mean": 0.95, "std": 0.01}, "train_minutes": {"mean": 2.0, "std": None}}]}
+    assert markdown_table(comparison).splitlines()[2] == (
+        "| unet | 1,234 | 1.50 | 95.00 ± 1.00 | 2.00 ± n/a |")
+
+
+def test_mean_and_sample_spread_leave_undefined_runs_out():
+    assert mean_std([1.0, 3.0, None]) == {"mean": 2.0, "std": pytest.approx(2 ** 0.5)}
+    assert mean_std([None]) == {"mean": None, "std": None}
+
+
+def test_vary_takes_each_settings_type_and_refuses_the_rest():
+    assert parse_vary(["model=unet,unetpp", "image_size=64,128", "lr=0.001"], BASE) == {
+        "model": ["unet", "unetpp"], "image_size": [64, 128], "lr": [0.001]}
+    for bad in ("seed=1,2", "colour=red", "model"):
+        with pytest.raises(ConfigError, match="SETTING=V1,V2"):
+            parse_vary([bad], BASE)
+
+
+def test_also_adds_single_rows_with_a_value_for_every_varied_setting():
+    grid = parse_vary(["model=unet,unetpp", "image_size=64,128"], BASE)
+    assert parse_also(["model=unetpp_ds image_size=64"], grid, BASE) == [
+        {"model": "unetpp_ds", "image_size": 64}]
+    for bad in ("model=unetpp_ds", "model=unet,unetpp image_size=64",
+                "model=unetpp_ds image_size=64 lr=0.1"):
+        with pytest.raises(ConfigError, match="one value for each of model, image_size"):
+            parse_also([bad], grid, BASE)
+
+
+COMMITTED = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "results").glob(
+    "compare-*"))
+
+
+@pytest.mark.parametrize("folder", COMMITTED, ids=[f.name for f in COMMITTED])
+def test_the_committed_comparisons_agree_with_their_runs_and_the_readme(folder):
+    assert consistency(folder) == []
+    readme = (folder.parents[2] / "README.md").read_text()
+    assert markdown_table(read(folder)) in readme
