@@ -1,20 +1,27 @@
 """The ``practical3`` command line: one subcommand per pipeline stage.
 
-Each handler imports its module lazily, so ``practical3 --help`` is instant and no Kaggle
-client is imported unless a download really runs. Bad input ends in one clear message and a
-non-zero exit status, never a traceback.
+Only the chosen subcommand's arguments are built, and each handler imports its module when it
+runs, so ``practical3 --help`` is instant and no Kaggle client or torch is imported unless the
+command needs it. Choices come from the registries that own them (profiles, models, losses,
+parts, splits). A ``UserError`` ends in one message and exit status 1; anything else is a bug
+and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from practical3.errors import UserError
+
+Parser = argparse.ArgumentParser
+
 
 def _synth(args: argparse.Namespace) -> None:
-    from practical3.synth import synthesize
+    from practical3.data.synth import synthesize
 
     root = synthesize(args.dest, per_class=args.per_class, size=args.size, seed=args.seed,
                       parts=args.parts)
@@ -22,78 +29,112 @@ def _synth(args: argparse.Namespace) -> None:
 
 
 def _download(args: argparse.Namespace) -> None:
-    from practical3.download import download
+    from practical3.data.download import download
 
     root = download(args.dest, client=args.client, timeout=args.timeout)
     print(f"COVID-QU-Ex ready in {root}")
 
 
 def _index(args: argparse.Namespace) -> None:
-    from practical3.index import build_index, count_table, validate
-    from practical3.sources import source_label
+    from practical3.data.index import build_index, count_table, validate
+    from practical3.data.sources import describe
 
     index = build_index(args.data)
     if not args.no_validate:
         validate(index, progress=True)
-    print(source_label(args.data))
+    print(describe(args.data).stamp)
     print(count_table(index).to_string())
     print(f"{len(index)} images, every one paired with its masks"
           + ("" if args.no_validate else " and validated"))
+    for kind, count in index.attrs["skipped"].items():
+        print(f"skipped {count} item(s) that are not data: {kind}")
 
 
 def _train(args: argparse.Namespace) -> None:
-    from practical3.config import profile
-    from practical3.train import train
+    from practical3 import train
 
     overrides = {name: getattr(args, name) for name in TRAIN_OVERRIDES}
     if args.resume:
-        from practical3 import checkpoint
-        from practical3.config import TrainConfig
-
         fixed = [f"--{n.replace('_', '-')}" for n, v in overrides.items()
                  if v is not None and n != "epochs"]
         if fixed:
-            raise ValueError(f"{', '.join(fixed)} cannot change a run being resumed: its saved "
-                             "settings apply (only --epochs may extend it)")
-        saved = checkpoint.load(args.out / "last.pt")["config"]
-        cfg = TrainConfig.from_dict(saved).replace(epochs=args.epochs)
+            raise UserError(f"{', '.join(fixed)} cannot change a run being resumed: its saved "
+                            "settings apply (see its run.json); start a new run to change them")
+        history = train.resume(args.out, args.data, epochs=args.epochs, progress=not args.quiet)
     else:
+        from practical3.config import profile
+
         cfg = profile(args.profile).replace(**overrides)
-    history = train(cfg, args.data, args.out, resume=args.resume, progress=not args.quiet)
+        history = train.train(cfg, args.data, args.out, progress=not args.quiet)
     print(f"trained {len(history)} epochs into {args.out} (best.pt, last.pt, history.csv)")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from practical3.evaluate import METRICS_FILE, evaluate
+    from practical3.evaluate import evaluate
+    from practical3.results import METRICS_FILE
+    from practical3.text import percent
 
     results = evaluate(args.checkpoint, args.data, args.out, split=args.split, device=args.device,
                        progress=not args.quiet)
     for target, by_class in results["metrics"].items():
         overall = by_class["all"]
-        dice, iou = (_percent(overall[f"{m}_imagewise"]) for m in ("dice", "iou"))
+        dice, iou = (percent(overall[f"{m}_imagewise"]) for m in ("dice", "iou"))
         print(f"{target:>9}: Dice {dice}, IoU {iou} (imagewise over the "
               f"{overall['n_images_scored']}/{overall['n_images']} images where defined)")
-    print(f"post-processing: {results['postprocessing']['chosen']}; "
+    data = results["data"]
+    print(f"scored at native size ({data['scored_size']} px; trained at {data['image_size']} px)"
+          f"; post-processing: {results['postprocessing']['chosen']}; "
           f"wrote {args.out / METRICS_FILE}")
 
 
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f} %"
+def _predict(args: argparse.Namespace) -> int:
+    from practical3.predict import CSV_FILE, predict
+    from practical3.text import percent
+
+    predictions = predict(args.images, args.checkpoint, args.out, device=args.device)
+    for row in predictions.table.itertuples():
+        severity = percent(row.severity_percent / 100)
+        print(f"{row.file}: {row.width}x{row.height}, severity {severity} of the lung infected")
+    for line in predictions.skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    print(f"wrote masks, overlays and {CSV_FILE} for {len(predictions.table)} image(s) "
+          f"into {args.out}")
+    return 1 if predictions.skipped else 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from practical3 import compare, comparison
+
+    if not args.table:
+        if args.data is None:
+            raise UserError("compare needs --data (or --table to print an earlier comparison)")
+        from practical3.config import profile
+
+        base = profile(args.profile).replace(**{n: getattr(args, n) for n in TRAIN_OVERRIDES})
+        grid = compare.parse_vary(args.vary, base)
+        compare.compare(args.data, base, grid, args.seeds, args.out,
+                        also=compare.parse_also(args.also, grid, base), progress=not args.quiet)
+    problems = comparison.consistency(args.out)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(comparison.markdown_table(comparison.read(args.out)))
+    return 1 if problems else 0
 
 
 def _figures(args: argparse.Namespace) -> None:
-    from practical3.figures import draw_all
-    from practical3.results import RESULTS_DIR
+    from practical3.plots.results import draw_all
+    from practical3.results import load_parts
 
-    for path in draw_all(args.results or RESULTS_DIR, args.out):
-        print(f"wrote {path}")
+    for results in load_parts(args.results).values():
+        for path in draw_all(results.folder, out_dir=args.out):
+            print(f"wrote {path}")
 
 
 def _report(args: argparse.Namespace) -> int:
     from practical3 import report
-    from practical3.results import RESULTS_DIR
+    from practical3.paths import results_dir
 
-    results, path = args.results or RESULTS_DIR, args.report or report.REPORT
+    results, path = args.results or results_dir(), args.report or report.default_report()
     if not args.check:
         print(f"wrote {report.write(results, path)}")
         return 0
@@ -108,140 +149,193 @@ def _report(args: argparse.Namespace) -> int:
 def _pipeline(args: argparse.Namespace) -> None:
     from practical3.pipeline import run
 
-    print(f"wrote {run(args.profile, args.data, progress=not args.quiet)}")
+    print(f"wrote {run(args.profile, args.data, parts=args.parts, progress=not args.quiet)}")
 
 
-def _add_synth(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("synth", help="write a synthetic twin of COVID-QU-Ex (archive layout)")
+# --- arguments of each command --------------------------------------------------------------
+
+def _synth_arguments(p: Parser) -> None:
+    from practical3.data.layout import PARTS
+
     p.add_argument("--dest", type=Path, default=Path("data/synthetic"))
     p.add_argument("--per-class", type=int, default=24, help="Train images per class")
     p.add_argument("--size", type=int, default=256, help="image side in pixels")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--parts", nargs="+", choices=("infection", "lung"),
-                   default=["infection", "lung"])
-    p.set_defaults(handler=_synth)
+    p.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
 
 
-def _add_download(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("download", help="download COVID-QU-Ex from Kaggle (version 7)")
+def _download_arguments(p: Parser) -> None:
+    from practical3.data.download import HANDLES
+
     p.add_argument("--dest", type=Path, default=Path("data/raw"))
-    p.add_argument("--client", choices=("kagglehub", "kaggle"), default="kagglehub")
+    p.add_argument("--client", choices=list(HANDLES), default="kagglehub")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds before giving up")
-    p.set_defaults(handler=_download)
 
 
-def _add_index(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("index", help="find, pair, validate and count a COVID-QU-Ex copy")
-    p.add_argument("--data", type=Path, required=True, help="root of a COVID-QU-Ex copy")
+def _data_argument(p: Parser, required: bool = True) -> None:
+    from practical3.data.sources import LABEL_ENV
+
+    p.add_argument("--data", type=Path, required=required,
+                   help="root of a copy in COVID-QU-Ex's layout")
+    p.add_argument("--data-label", help="what the data are, for every output (e.g. 'chest "
+                   f"films of hospital X, 2024'); default: recognised, or the copy's README "
+                   f"(also ${LABEL_ENV})")
+
+
+def _quiet_argument(p: Parser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _index_arguments(p: Parser) -> None:
+    _data_argument(p)
     p.add_argument("--no-validate", action="store_true", help="skip decoding every file")
-    p.set_defaults(handler=_index)
 
 
 TRAIN_OVERRIDES = ("epochs", "image_size", "base_channels", "batch_size", "loss", "model", "part",
-                   "device", "seed", "lr", "max_train_images", "max_val_images", "compile")
+                   "device", "precision", "seed", "lr", "max_train_images", "max_val_images",
+                   "compile")
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    from practical3.config import PROFILES
-
-    p = sub.add_parser("train", help="train a U-Net; writes history, last.pt and best.pt")
-    p.add_argument("--data", type=Path, required=True, help="root of a COVID-QU-Ex copy")
+def _train_arguments(p: Parser) -> None:
+    _data_argument(p)
     p.add_argument("--out", type=Path, required=True, help="run folder")
-    p.add_argument("--profile", choices=list(PROFILES), default="smoke")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _quiet_argument(p)
+    _settings_arguments(p)
+
+
+def _settings_arguments(p: Parser) -> None:
+    """A profile and the settings that override it (``TRAIN_OVERRIDES``)."""
+    from practical3.config import PROFILES
+    from practical3.data.layout import PARTS
+    from practical3.device import PRECISIONS
+    from practical3.losses import LOSSES
+    from practical3.models import MODELS
+
+    p.add_argument("--profile", choices=list(PROFILES), default="smoke")
     p.add_argument("--epochs", type=int)
     p.add_argument("--image-size", type=int)
     p.add_argument("--base-channels", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--loss", choices=("bce", "dice", "bce_dice", "focal"))
-    p.add_argument("--model", choices=("unet", "attention_unet"))
-    p.add_argument("--part", choices=("infection", "lung"))
+    p.add_argument("--loss", choices=list(LOSSES))
+    p.add_argument("--model", choices=list(MODELS))
+    p.add_argument("--part", choices=list(PARTS))
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="mixed precision: auto (default: bf16 on GPUs of compute capability 8.0+, "
+                        "fp16 with a gradient scaler on older ones, fp32 on a CPU)")
     p.add_argument("--seed", type=int)
     p.add_argument("--max-train-images", type=int)
     p.add_argument("--max-val-images", type=int)
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    p.set_defaults(handler=_train)
 
 
-def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="score a checkpoint: metrics.json and per_image.csv")
-    p.add_argument("--data", type=Path, required=True, help="root of a COVID-QU-Ex copy")
+def _compare_arguments(p: Parser) -> None:
+    _data_argument(p, required=False)
+    p.add_argument("--out", type=Path, required=True,
+                   help="comparison folder (comparison.json, and runs.json: every run's results)")
+    p.add_argument("--vary", nargs="+", default=[], metavar="SETTING=V1,V2",
+                   help="the grid, e.g. model=unet,unetpp image_size=64,128")
+    p.add_argument("--also", action="append", default=[], metavar="'SETTING=V SETTING=V'",
+                   help="one more row after the grid's, e.g. 'model=unetpp_ds image_size=64'")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--table", action="store_true",
+                   help="print the comparison in --out as a Markdown table and stop")
+    _quiet_argument(p)
+    _settings_arguments(p)
+
+
+def _evaluate_arguments(p: Parser) -> None:
+    from practical3.data.layout import SPLITS
+
+    _data_argument(p)
     p.add_argument("--checkpoint", type=Path, required=True, help="best.pt or last.pt of a run")
     p.add_argument("--out", type=Path, required=True, help="folder for the results")
-    p.add_argument("--split", choices=("Train", "Val", "Test"), default="Test")
+    p.add_argument("--split", choices=SPLITS, default="Test")
     p.add_argument("--device", default="auto")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(handler=_evaluate)
+    _quiet_argument(p)
+
+
+def _predict_arguments(p: Parser) -> None:
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
+                   help="chest X-ray files: PNG, JPEG or DICOM (DICOM needs the dicom extra)")
+    p.add_argument("--checkpoint", type=Path, required=True, help="best.pt or last.pt of a run")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for the masks, the overlays and predictions.csv")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
 
 
 RESULTS_HELP = "results folder (default report/results)"
 
 
-def _add_figures(sub: argparse._SubParsersAction) -> None:
-    from practical3.config import FIGURES_DIR
-
-    p = sub.add_parser("figures", help="draw every results figure into figures/")
+def _figures_arguments(p: Parser) -> None:
     p.add_argument("--results", type=Path, help=RESULTS_HELP)
-    p.add_argument("--out", type=Path, default=FIGURES_DIR)
-    p.set_defaults(handler=_figures)
+    p.add_argument("--out", type=Path, help="figures folder (default figures/)")
 
 
-def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="regenerate report/report.md, or --check it")
+def _report_arguments(p: Parser) -> None:
     p.add_argument("--results", type=Path, help=RESULTS_HELP)
     p.add_argument("--report", type=Path, help="the report (default report/report.md)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 naming every number, figure or statement that disagrees")
-    p.set_defaults(handler=_report)
 
 
-def _add_pipeline(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pipeline", help="everything `make figures` does")
-    p.add_argument("--profile", choices=("auto", "smoke", "demo", "laptop", "full"),
-                   default="auto")
-    p.add_argument("--data", type=Path, help="a COVID-QU-Ex copy (default: real if present, "
-                   "else the synthetic twin)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(handler=_pipeline)
+def _pipeline_arguments(p: Parser) -> None:
+    from practical3.config import PROFILES
+    from practical3.data.layout import PARTS
+
+    p.add_argument("--profile", choices=["auto", *PROFILES], default="auto")
+    _data_argument(p, required=False)
+    p.add_argument("--parts", nargs="+", choices=list(PARTS),
+                   help="parts to train (default: those the copy holds; the synthetic twin's "
+                        "Infection part)")
+    _quiet_argument(p)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_synth, _add_download, _add_index, _add_train, _add_evaluate,
-    _add_figures, _add_report, _add_pipeline,
-]
+Command = tuple[str, Callable[[Parser], None], Callable[[argparse.Namespace], int | None]]
+COMMANDS: dict[str, Command] = {
+    "synth": ("write a synthetic twin of COVID-QU-Ex (archive layout)", _synth_arguments,
+              _synth),
+    "download": ("download COVID-QU-Ex from Kaggle (version 7)", _download_arguments,
+                 _download),
+    "index": ("find, pair, validate and count a COVID-QU-Ex copy", _index_arguments, _index),
+    "train": ("train a U-Net; writes history, last.pt and best.pt", _train_arguments, _train),
+    "evaluate": ("score a checkpoint: metrics.json and per_image.csv", _evaluate_arguments,
+                 _evaluate),
+    "predict": ("segment your own chest X-rays: masks, overlays, severity", _predict_arguments,
+                _predict),
+    "compare": ("settings side by side over seeds: train, evaluate, tabulate",
+                _compare_arguments, _compare),
+    "figures": ("draw every results figure into figures/", _figures_arguments, _figures),
+    "report": ("regenerate report/report.md, or --check it", _report_arguments, _report),
+    "pipeline": ("everything `make figures` does", _pipeline_arguments, _pipeline),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="practical3", description=__doc__.splitlines()[0])
+def build_parser(command: str | None = None) -> Parser:
+    """The parser, with the arguments of ``command`` only (the others list just their help)."""
+    parser = Parser(prog="practical3", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in COMMANDS:
-        add(sub)
+    for name, (help_text, add_arguments, handler) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        if name == command:
+            add_arguments(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; expected failures print one message and return 1."""
-    args = build_parser().parse_args(argv)
+    """Run one subcommand; a UserError prints one message and returns 1."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    if getattr(args, "data_label", None):
+        from practical3.data.sources import LABEL_ENV
+
+        os.environ[LABEL_ENV] = args.data_label  # every output of this command says so
     try:
         status = args.handler(args)
-    except Exception as err:
-        if not isinstance(err, _expected_errors()):
-            raise
+    except UserError as err:
         print(f"practical3 {args.command}: error: {err}", file=sys.stderr)
         return 1
     return status or 0
-
-
-# Errors whose message already says what is wrong and how to fix it, by defining module. A
-# module that was never imported cannot have raised its error, so none is imported here.
-EXPECTED_ERRORS = {"practical3.index": "DataError", "practical3.download": "DownloadError",
-                   "practical3.train": "DivergedError"}
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    loaded = [getattr(sys.modules[module], name) for module, name in EXPECTED_ERRORS.items()
-              if module in sys.modules]
-    return (FileExistsError, FileNotFoundError, ValueError, *loaded)

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from practical3.config import profile
+from practical3.data.synth import synthesize
 from practical3.evaluate import evaluate
 from practical3.results import gather_run
-from practical3.synth import synthesize
 from practical3.train import train
 
 

@@ -1,5 +1,7 @@
-"""Project hygiene: one dependency list, notebooks committed without outputs, a cheap import."""
+"""Project hygiene: one dependency list, pinned; notebooks without outputs; a cheap import."""
 
+import functools
+import importlib.util
 import json
 import re
 import subprocess
@@ -10,26 +12,74 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# conda-forge names of PyPI packages, where they differ
-CONDA_NAMES = {"torch": "pytorch"}
-CONDA_ONLY = {"python", "pip"}
+# .ci/lock.py writes the pins; its name mapping (conda-forge <-> PyPI) is the one used here
+_spec = importlib.util.spec_from_file_location("lock", ROOT / ".ci" / "lock.py")
+lock = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lock)
 
 
 def _name(requirement: str) -> str:
-    return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower()
+    return lock.normalize(re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0])
+
+
+def _direct_dependencies() -> set[str]:
+    """The PyPI names pyproject.toml asks for, extras included."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = [r for extra in project["optional-dependencies"].values() for r in extra]
+    return {_name(r) for r in project["dependencies"] + extras}
+
+
+def _environment() -> dict[str, str]:
+    """The conda packages of environment.yml and their versions ('' where none is given)."""
+    packages = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1]
+    return dict(re.findall(r"^  - ([A-Za-z][^:=\s]*)(?:=(\S+))?$", packages, re.MULTILINE))
+
+
+def _locked() -> dict[str, str]:
+    return lock.pins(lock.CONSTRAINTS.read_text())
+
+
+@functools.cache
+def _make_setup() -> str:
+    """What `make setup` would run, and make's database of rules (a dry run: nothing runs)."""
+    return subprocess.run(["make", "-pnB", "setup"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def _pip_installs() -> list[str]:
+    return re.findall(r"^\S+/pip install .*$", _make_setup(), re.MULTILINE)
 
 
 def test_environment_yml_names_the_packages_of_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + [
-        r for extra in project["optional-dependencies"].values() for r in extra
-    ]
-    pypi = {CONDA_NAMES.get(_name(r), _name(r)) for r in requirements}
-    dependencies = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1]
-    lines = dependencies.splitlines()
-    conda = {_name(line[4:]) for line in lines if re.match(r"^  - [A-Za-z][^:]*$", line)}
-    assert conda - CONDA_ONLY == pypi
-    assert "      - -e ." in lines
+    pypi = {lock.CONDA_NAMES.get(name, name) for name in _direct_dependencies()}
+    assert set(_environment()) - lock.CONDA_ONLY == pypi
+    assert "\n      - -e .\n" in (ROOT / "environment.yml").read_text()
+
+
+def test_environment_yml_pins_the_versions_of_the_constraints():
+    conda = {name: v for name, v in _environment().items() if name not in lock.CONDA_ONLY}
+    pinned = {_name(lock.PYPI_NAMES.get(name, name)): v for name, v in conda.items()}
+    locked = _locked()
+    assert pinned == {name: locked.get(name) for name in pinned}, "run `make lock`"
+
+
+def test_every_direct_dependency_is_pinned_in_the_constraints():
+    assert _direct_dependencies() - set(_locked()) == set(), "run `make lock`"
+
+
+def test_make_setup_installs_with_the_constraints():
+    installs = _pip_installs()
+    assert len(installs) == 2
+    assert all(" -c .ci/constraints.txt " in line for line in installs)
+    stamp = re.search(r"^\S+/\.installed-stamp: (.*)$", _make_setup(), re.MULTILINE)
+    assert ".ci/constraints.txt" in stamp[1].split()
+
+
+def test_the_torch_pins_of_the_makefile_are_the_locked_versions():
+    pins = {_name(name): v for name, v in re.findall(r"(\S+)==(\S+)", " ".join(_pip_installs()))}
+    locked = _locked()
+    assert set(pins) == {"torch", "torchvision"}
+    assert pins == {name: locked[name] for name in pins}, "run `make lock`"
 
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -53,7 +103,7 @@ def test_notebooks_are_numbered_and_start_with_a_title():
 
 
 def test_importing_the_package_loads_no_kaggle_client_and_no_torch():
-    code = ("import sys, practical3, practical3.cli, practical3.download; "
+    code = ("import sys, practical3, practical3.cli, practical3.data.download; "
             "bad = {'kaggle', 'kagglehub', 'torch'} & set(sys.modules); assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -1,0 +1,120 @@
+"""What a notebook or ``make figures`` starts from: the profile (and why), the data, the folders.
+
+Profile ``auto`` follows one table (``AUTO``): a GPU runs the report's ``full`` protocol, on
+the real data when a copy is present and on the synthetic twin otherwise; a CPU runs ``laptop``
+on real data and the ``demo`` on the twin. ``$PRACTICAL3_PROFILE`` or ``start("name")`` picks a
+profile by name; the test suite asks for ``smoke``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from practical3.config import PROFILES, TrainConfig, profile
+from practical3.data import layout
+from practical3.data.fingerprint import data_fingerprint
+from practical3.data.index import build_index
+from practical3.data.sources import describe, is_synthetic, real_data_root
+from practical3.data.synth import synthesize
+from practical3.paths import PROFILE_ENV, data_dir, runs_dir
+from practical3.runs import default_run_dir, run_id
+
+# (a CUDA GPU?, real data?) -> the profile ``auto`` picks, and why.
+AUTO: dict[tuple[bool, bool], tuple[str, str]] = {
+    (True, True): ("full", "a GPU and real data: the report's protocol"),
+    (True, False): ("full", "a GPU but no real data: the report's protocol on the synthetic twin"),
+    (False, True): ("laptop", "real data but no GPU: a subset at reduced size"),
+    (False, False): ("demo", "no GPU and no real data: the CPU demo on the synthetic twin"),
+}
+
+
+def choose_profile(name: str, data: str | Path | None) -> TrainConfig:
+    """The named profile, or for ``auto`` the one ``AUTO`` gives the device and the data."""
+    return explain_profile(name, data)[0]
+
+
+def explain_profile(name: str, data: str | Path | None) -> tuple[TrainConfig, str]:
+    """The profile for ``name`` (``auto`` or a profile's name) and why it was chosen."""
+    if name != "auto":
+        return profile(name), "chosen by name"
+    import torch
+
+    real = (not is_synthetic(data)) if data is not None else real_data_root() is not None
+    chosen, why = AUTO[torch.cuda.is_available(), real]
+    return profile(chosen), f"auto: {why}"
+
+
+def default_data_root(cfg: TrainConfig) -> Path:
+    """The data a notebook uses: a real copy when one is present, else the profile's synthetic
+    twin in ``data/synthetic-<profile>`` (written on first use, reused after)."""
+    real = real_data_root()
+    if real is not None:
+        return real
+    spec = cfg.synth
+    return synthesize(data_dir() / f"synthetic-{cfg.profile}", per_class=spec.per_class,
+                      size=spec.size, seed=spec.seed)
+
+
+def parts_to_train(data_root: str | Path) -> list[str]:
+    """The parts the copy holds, in layout order; a synthetic twin trains its Infection part
+    only (when it has one)."""
+    held = [part for part in layout.PARTS if part in set(build_index(data_root)["part"])]
+    return ["infection"] if is_synthetic(data_root) and "infection" in held else held
+
+
+def run_dir_for(cfg: TrainConfig, data_root: str | Path) -> Path:
+    """The run folder of ``cfg`` on ``data_root``: ``runs/<profile>-<part>-<run id>``, the id
+    from the config and the data's fingerprint, so other settings or data get another folder."""
+    index = build_index(data_root, parts=[cfg.part])
+    return default_run_dir(cfg, run_id(cfg, data_fingerprint(index, data_root)))
+
+
+@dataclass(frozen=True)
+class Session:
+    """A notebook's settings: the profile and why, the data, where its run and figures go."""
+
+    cfg: TrainConfig
+    reason: str
+    data_root: Path
+    device: str
+
+    @property
+    def run_dir(self) -> Path:
+        return run_dir_for(self.cfg, self.data_root)
+
+    @property
+    def figures_dir(self) -> Path:
+        """Where a notebook saves its figures: never ``figures/`` (``make figures`` owns it)."""
+        return runs_dir() / "notebook-figures" / self.cfg.profile
+
+    @property
+    def label(self) -> str:
+        """What every figure of this session carries: the data's label and credit."""
+        return describe(self.data_root).stamp
+
+    def __str__(self) -> str:
+        cfg = self.cfg
+        others = ", ".join(p for p in PROFILES if p != cfg.profile)
+        return "\n".join([
+            f"profile {cfg.profile} ({self.reason}): {cfg.image_size} px, base "
+            f"{cfg.base_channels}, {cfg.epochs} epochs, {cfg.part} part, on {self.device}",
+            describe(self.data_root).label,
+            f"data: {self.data_root}",
+            f"another profile: session = start(\"NAME\") with NAME one of {others}",
+        ])
+
+
+def start(name: str | None = None, data: str | Path | None = None) -> Session:
+    """The session a notebook runs: profile ``name``, else ``$PRACTICAL3_PROFILE``, else
+    ``auto``; the data ``data``, else a real copy when one is present, else the twin."""
+    requested = name or os.environ.get(PROFILE_ENV) or "auto"
+    cfg, reason = explain_profile(requested, data)
+    if name is None and os.environ.get(PROFILE_ENV):
+        reason = f"from ${PROFILE_ENV}"
+    from practical3.device import resolve_device
+
+    device = resolve_device(cfg.device)  # an unusable GPU is named here, before any work
+    root = Path(data) if data is not None else default_data_root(cfg)
+    return Session(cfg.replace(part=parts_to_train(root)[0]), reason, root, str(device))
