@@ -21,13 +21,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+from baseline import CachedSource, PngSource, SegmentationDataset
 from torch.utils.data import DataLoader
 
-from practical3.augment import AugmentSpec
-from practical3.dataset import SegmentationDataset, open_source, select_split
-from practical3.index import build_index
-from practical3.loaders import DeviceBatches
-from practical3.synth import synthesize
+from practical3.data import layout
+from practical3.data.augment import AugmentSpec
+from practical3.data.batches import DeviceBatches
+from practical3.data.cache import load_decoded
+from practical3.data.index import build_index, select_split
+from practical3.data.synth import synthesize
 
 BATCH = 16
 
@@ -54,15 +56,16 @@ def main() -> None:
         root = synthesize(Path(tmp) / "synthetic", per_class=args.per_class, size=args.size,
                           parts=("infection",))
         rows = select_split(build_index(root, parts=["infection"]), "infection", "Train")
-        png = open_source(rows, "infection", args.size, cached=False)
+        targets = layout.TARGETS["infection"]
+        png = PngSource(rows, targets, args.size)
         start = time.perf_counter()
-        cached = open_source(rows, "infection", args.size)
+        cached = load_decoded(rows, targets, args.size)
         build_s = time.perf_counter() - start
         paths = {
             "Dataset, PNG decoded each epoch": DataLoader(SegmentationDataset(png, spec), BATCH,
                                                           shuffle=True),
-            "Dataset, decoded cache": DataLoader(SegmentationDataset(cached, spec), BATCH,
-                                                 shuffle=True),
+            "Dataset, decoded cache": DataLoader(SegmentationDataset(CachedSource(cached), spec),
+                                                 BATCH, shuffle=True),
             "DeviceBatches (training path)": DeviceBatches(cached, BATCH, torch.device("cpu"),
                                                            spec, shuffle=True, drop_last=False),
         }
