@@ -83,8 +83,8 @@ def load(results_dir: str | Path | None = None) -> Results:
         folder=folder,
         metrics=json.loads((folder / METRICS_FILE).read_text(encoding="utf-8")),
         per_image=pd.read_csv(folder / PER_IMAGE_FILE, keep_default_na=False,
-                              na_values=[""], dtype={"image": str, "cls": str}),
-        history=pd.read_csv(folder / HISTORY_FILE),
+                              na_values=[""], dtype={"image": str, "cls": str, "run_id": str}),
+        history=pd.read_csv(folder / HISTORY_FILE, dtype={"run_id": str}),  # "1e50" is an id
         run=json.loads((folder / RUN_FILE).read_text(encoding="utf-8")),
     )
 

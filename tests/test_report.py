@@ -17,6 +17,7 @@ from practical3.plots.results import draw_all, figure_names
 from practical3.report import check, render
 from practical3.report.context import SYNTHETIC_STATEMENT
 from practical3.report.formats import FORMATS
+from practical3.results import consistency, load
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +149,22 @@ def test_check_catches_results_files_of_different_runs(project):
     history.to_csv(folder / "infection" / "history.csv", index=False)
     problems = check(folder, path)
     assert any("history.csv (epoch 1) is from run 0123456789ab" in p for p in problems)
+
+
+@pytest.mark.parametrize("run_id", ["476866231e50", "000000000123"])
+def test_a_run_id_that_reads_as_a_number_stays_an_id(results, tmp_path, run_id):
+    folder = shutil.copytree(results, tmp_path / "results")
+    for name in ("metrics.json", "run.json"):
+        data = json.loads((folder / name).read_text())
+        data["run_id"] = run_id
+        if "checkpoint" in data:
+            data["checkpoint"]["run_id"] = run_id
+        (folder / name).write_text(json.dumps(data))
+    history = pd.read_csv(folder / "history.csv").assign(run_id=run_id)
+    history.to_csv(folder / "history.csv", index=False)
+    loaded = load(folder)
+    assert list(loaded.history["run_id"].unique()) == [run_id]
+    assert consistency(loaded) == []
 
 
 def test_check_catches_an_evaluated_epoch_that_is_not_the_best(project):
