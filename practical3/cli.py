@@ -104,20 +104,20 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from practical3 import compare, comparison
+    from practical3.config import profile
 
+    base = profile(args.profile).replace(**{n: getattr(args, n) for n in TRAIN_OVERRIDES})
     if not args.table:
         if args.data is None:
             raise UserError("compare needs --data (or --table to print an earlier comparison)")
-        from practical3.config import profile
-
-        base = profile(args.profile).replace(**{n: getattr(args, n) for n in TRAIN_OVERRIDES})
         grid = compare.parse_vary(args.vary, base)
         compare.compare(args.data, base, grid, args.seeds, args.out,
                         also=compare.parse_also(args.also, grid, base), progress=not args.quiet)
     problems = comparison.consistency(args.out)
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(comparison.markdown_table(comparison.read(args.out)))
+    only = {name: values[0] for name, values in compare.parse_vary(args.only, base).items()}
+    print(comparison.markdown_table(comparison.read(args.out), only))
     return 1 if problems else 0
 
 
@@ -242,6 +242,8 @@ def _compare_arguments(p: Parser) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--table", action="store_true",
                    help="print the comparison in --out as a Markdown table and stop")
+    p.add_argument("--only", nargs="+", default=[], metavar="SETTING=V",
+                   help="print only the rows with these values, e.g. model=unet")
     _quiet_argument(p)
     _settings_arguments(p)
 

@@ -145,15 +145,19 @@ HEADINGS = {"lung_dice": "lung Dice %", "lung_iou": "lung IoU %",
             "healthy_fp_rate": "healthy FP %", "train_minutes": "training min"}
 
 
-def markdown_table(comparison: dict[str, Any]) -> str:
+def markdown_table(comparison: dict[str, Any], only: dict[str, Any] | None = None) -> str:
     """The comparison as a Markdown table: one row per setting, mean ± std over the seeds
-    (scores in percent, HD95 in pixels, training time in minutes)."""
-    first = comparison["rows"][0]
-    names = [n for n in HEADINGS if n in first]
+    (scores in percent, HD95 in pixels, training time in minutes); ``only`` keeps the rows
+    whose setting has those values (``{"model": "unet"}``)."""
+    rows = [row for row in comparison["rows"]
+            if all(row["setting"].get(k) == v for k, v in (only or {}).items())]
+    if not rows:
+        raise ResultsError(f"no row of the comparison has {only}")
+    names = [n for n in HEADINGS if n in rows[0]]
     header = [*comparison["varied"], "parameters", "GFLOP/image",
               *[HEADINGS[n] for n in names]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in comparison["rows"]:
+    for row in rows:
         cells = [str(row["setting"][k]) for k in comparison["varied"]]
         cells += [f"{row['parameters']:,}", fmt(row["gflop_per_image"], ".2f")]
         for name in names:

@@ -17,7 +17,7 @@ from practical3.comparison import (
     read,
 )
 from practical3.config import profile
-from practical3.errors import ConfigError
+from practical3.errors import ConfigError, ResultsError
 
 BASE = profile("smoke").replace(epochs=1, batch_size=4)
 
@@ -49,6 +49,9 @@ def test_a_fresh_comparison_is_consistent_and_a_tampered_row_is_named(compared, 
     assert consistency(compared) == []
     assert main(["compare", "--out", str(compared), "--table"]) == 0
     assert "| unetpp |" in capsys.readouterr().out
+    assert main(["compare", "--out", str(compared), "--table", "--only", "model=unet"]) == 0
+    printed = capsys.readouterr().out
+    assert "| unet |" in printed and "| unetpp |" not in printed
     copy = shutil.copytree(compared, tmp_path / "copy")
     comparison = json.loads((copy / COMPARISON_FILE).read_text())
     comparison["rows"][1]["lung_iou"]["mean"] = 0.99
@@ -76,6 +79,17 @@ def test_the_table_shows_mean_and_spread_in_percent():
         "lung_dice": {"mean": 0.95, "std": 0.01}, "train_minutes": {"mean": 2.0, "std": None}}]}
     assert markdown_table(comparison).splitlines()[2] == (
         "| unet | 1,234 | 1.50 | 95.00 ± 1.00 | 2.00 ± n/a |")
+
+
+def test_only_keeps_the_rows_with_those_values_and_names_a_filter_that_keeps_none():
+    row = {"parameters": 1, "gflop_per_image": 1.0, "lung_dice": {"mean": 0.9, "std": None}}
+    comparison = {"varied": ["model", "image_size"], "rows": [
+        {**row, "setting": {"model": m, "image_size": size}}
+        for m in ("unet", "unetpp") for size in (64, 128)]}
+    kept = markdown_table(comparison, {"model": "unet"}).splitlines()[2:]
+    assert [line.split(" | ")[:2] for line in kept] == [["| unet", "64"], ["| unet", "128"]]
+    with pytest.raises(ResultsError, match="no row of the comparison has"):
+        markdown_table(comparison, {"model": "fpn"})
 
 
 def test_mean_and_sample_spread_leave_undefined_runs_out():
@@ -110,3 +124,11 @@ def test_the_committed_comparisons_agree_with_their_runs_and_the_readme(folder):
     assert consistency(folder) == []
     readme = (folder.parents[2] / "README.md").read_text()
     assert markdown_table(read(folder)) in readme
+
+
+@pytest.mark.skipif(not (REAL := Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+                         / "compare-real-lungs-v7").is_dir(), reason="no real-lungs comparison")
+def test_the_readme_real_xrays_table_is_the_comparisons_unet_rows():
+    readme = (REAL.parents[2] / "README.md").read_text()
+    section = readme.split("## Real X-rays", 1)[1].split("\n## ", 1)[0]
+    assert markdown_table(read(REAL), {"model": "unet"}) in section
