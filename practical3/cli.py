@@ -116,8 +116,9 @@ def _compare(args: argparse.Namespace) -> int:
     problems = comparison.consistency(args.out)
     for problem in problems:
         print(problem, file=sys.stderr)
-    only = {name: values[0] for name, values in compare.parse_vary(args.only, base).items()}
-    print(comparison.markdown_table(comparison.read(args.out), only))
+    only = compare.parse_vary(args.only, base, "--only")
+    print(comparison.markdown_table(comparison.read(args.out),
+                                    {name: values[0] for name, values in only.items()}))
     return 1 if problems else 0
 
 

@@ -33,14 +33,15 @@ from practical3.session import run_dir_for
 from practical3.train import ensure_trained
 
 
-def parse_vary(items: Sequence[str], base: TrainConfig) -> dict[str, list[Any]]:
+def parse_vary(items: Sequence[str], base: TrainConfig, flag: str = "--vary"
+               ) -> dict[str, list[Any]]:
     """``["model=unet,unetpp", "image_size=64,128"]`` as {setting: [values]}, each value of
-    the setting's type in ``TrainConfig``."""
+    the setting's type in ``TrainConfig``; an error names ``flag``, the option they came from."""
     grid: dict[str, list[Any]] = {}
     for item in items:
         name, _, values = item.partition("=")
         if not values or not hasattr(base, name) or name in ("profile", "synth", "seed"):
-            raise ConfigError(f"--vary {item!r}: write SETTING=V1,V2 with a TrainConfig setting "
+            raise ConfigError(f"{flag} {item!r}: write SETTING=V1,V2 with a TrainConfig setting "
                               "(not profile or seed: seeds have --seeds)")
         kind = type(getattr(base, name))
         grid[name] = [kind(v) if kind is not bool else v.lower() in ("1", "true", "yes")
@@ -54,7 +55,7 @@ def parse_also(items: Sequence[str], grid: dict[str, list[Any]],
     value for every setting the grid varies (so each is a row of the same table)."""
     settings = []
     for item in items:
-        parsed = parse_vary(item.split(), base)
+        parsed = parse_vary(item.split(), base, "--also")
         if set(parsed) != set(grid) or any(len(v) != 1 for v in parsed.values()):
             raise ConfigError(f"--also {item!r}: give one value for each of {', '.join(grid)}, "
                               "e.g. --also 'model=unetpp_ds image_size=64'")

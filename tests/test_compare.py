@@ -52,6 +52,8 @@ def test_a_fresh_comparison_is_consistent_and_a_tampered_row_is_named(compared, 
     assert main(["compare", "--out", str(compared), "--table", "--only", "model=unet"]) == 0
     printed = capsys.readouterr().out
     assert "| unet |" in printed and "| unetpp |" not in printed
+    assert main(["compare", "--out", str(compared), "--table", "--only", "colour=red"]) == 1
+    assert "--only 'colour=red'" in capsys.readouterr().err
     copy = shutil.copytree(compared, tmp_path / "copy")
     comparison = json.loads((copy / COMPARISON_FILE).read_text())
     comparison["rows"][1]["lung_iou"]["mean"] = 0.99
