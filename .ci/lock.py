@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from practical3.atomic import write_text
+from practical3.base.atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / ".ci" / "constraints.txt"

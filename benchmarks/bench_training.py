@@ -45,20 +45,20 @@ import torch
 from baseline import PngSource, SegmentationDataset, baseline_step
 from torch.utils.data import DataLoader
 
-from practical3 import checkpoint
-from practical3.atomic import write_text
-from practical3.config import profile
+from practical3.base.atomic import write_text
 from practical3.data import layout
 from practical3.data.augment import AugmentSpec
 from practical3.data.batches import batches
 from practical3.data.cache import load_decoded
 from practical3.data.index import build_index, select_split
 from practical3.data.synth import synthesize
-from practical3.device import Precision, choose_precision, resolve_device, to_device
-from practical3.losses import build_loss
 from practical3.models import build_model
 from practical3.models.inspection import forward_flops
-from practical3.train import train_step
+from practical3.training import checkpoint
+from practical3.training.config import profile
+from practical3.training.device import Precision, choose_precision, resolve_device, to_device
+from practical3.training.loop import train_step
+from practical3.training.losses import build_loss
 
 # Infection part of COVID-QU-Ex: the report's protocol trains on Train and validates on Val.
 PROTOCOL_TRAIN, PROTOCOL_VAL, PROTOCOL_EPOCHS = 3728, 932, 30

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from practical3.errors import UserError
+from practical3.base.errors import UserError
 
 Parser = argparse.ArgumentParser
 
@@ -51,7 +51,7 @@ def _index(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from practical3 import train
+    from practical3.training import loop as train
 
     overrides = {name: getattr(args, name) for name in TRAIN_OVERRIDES}
     if args.resume:
@@ -62,7 +62,7 @@ def _train(args: argparse.Namespace) -> None:
                             "settings apply (see its run.json); start a new run to change them")
         history = train.resume(args.out, args.data, epochs=args.epochs, progress=not args.quiet)
     else:
-        from practical3.config import profile
+        from practical3.training.config import profile
 
         cfg = profile(args.profile).replace(**overrides)
         history = train.train(cfg, args.data, args.out, progress=not args.quiet)
@@ -70,9 +70,9 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from practical3.evaluate import evaluate
-    from practical3.results import METRICS_FILE
-    from practical3.text import percent
+    from practical3.base.text import percent
+    from practical3.evaluation.evaluate import evaluate
+    from practical3.evaluation.results import METRICS_FILE
 
     results = evaluate(args.checkpoint, args.data, args.out, split=args.split, device=args.device,
                        progress=not args.quiet)
@@ -88,8 +88,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from practical3.base.text import percent
     from practical3.predict import CSV_FILE, predict
-    from practical3.text import percent
 
     predictions = predict(args.images, args.checkpoint, args.out, device=args.device)
     for row in predictions.table.itertuples():
@@ -103,28 +103,29 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from practical3 import compare, comparison
-    from practical3.config import profile
+    from practical3 import sweep
+    from practical3.evaluation import comparison
+    from practical3.training.config import profile
 
     base = profile(args.profile).replace(**{n: getattr(args, n) for n in TRAIN_OVERRIDES})
     if not args.table:
         if args.data is None:
             raise UserError("compare needs --data (or --table to print an earlier comparison)")
-        grid = compare.parse_vary(args.vary, base)
-        compare.compare(args.data, base, grid, args.seeds, args.out,
-                        also=compare.parse_also(args.also, grid, base), progress=not args.quiet)
+        grid = sweep.parse_vary(args.vary, base)
+        sweep.compare(args.data, base, grid, args.seeds, args.out,
+                        also=sweep.parse_also(args.also, grid, base), progress=not args.quiet)
     problems = comparison.consistency(args.out)
     for problem in problems:
         print(problem, file=sys.stderr)
-    only = compare.parse_vary(args.only, base, "--only")
+    only = sweep.parse_vary(args.only, base, "--only")
     print(comparison.markdown_table(comparison.read(args.out),
                                     {name: values[0] for name, values in only.items()}))
     return 1 if problems else 0
 
 
 def _figures(args: argparse.Namespace) -> None:
-    from practical3.plots.results import draw_all
-    from practical3.results import load_parts
+    from practical3.evaluation.results import load_parts
+    from practical3.plots.evaluation import draw_all
 
     for results in load_parts(args.results).values():
         for path in draw_all(results.folder, out_dir=args.out):
@@ -133,7 +134,7 @@ def _figures(args: argparse.Namespace) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from practical3 import report
-    from practical3.paths import results_dir
+    from practical3.base.paths import results_dir
 
     results, path = args.results or results_dir(), args.report or report.default_report()
     if not args.check:
@@ -207,11 +208,11 @@ def _train_arguments(p: Parser) -> None:
 
 def _settings_arguments(p: Parser) -> None:
     """A profile and the settings that override it (``TRAIN_OVERRIDES``)."""
-    from practical3.config import PROFILES
     from practical3.data.layout import PARTS
-    from practical3.device import PRECISIONS
-    from practical3.losses import LOSSES
     from practical3.models import MODELS
+    from practical3.training.config import PROFILES
+    from practical3.training.device import PRECISIONS
+    from practical3.training.losses import LOSSES
 
     p.add_argument("--profile", choices=list(PROFILES), default="smoke")
     p.add_argument("--epochs", type=int)
@@ -285,8 +286,8 @@ def _report_arguments(p: Parser) -> None:
 
 
 def _pipeline_arguments(p: Parser) -> None:
-    from practical3.config import PROFILES
     from practical3.data.layout import PARTS
+    from practical3.training.config import PROFILES
 
     p.add_argument("--profile", choices=["auto", *PROFILES], default="auto")
     _data_argument(p, required=False)

@@ -16,15 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from practical3 import paths, report
-from practical3.config import TrainConfig
+from practical3 import report
+from practical3.base import paths
 from practical3.data import layout
-from practical3.evaluate import evaluate
-from practical3.plots import eda, model, results
-from practical3.results import MAKERS, gather_run
-from practical3.runs import BEST
+from practical3.evaluation.evaluate import evaluate
+from practical3.evaluation.results import MAKERS, gather_run
+from practical3.plots import eda, evaluation, model
 from practical3.session import choose_profile, default_data_root, parts_to_train, run_dir_for
-from practical3.train import ensure_trained
+from practical3.training.config import TrainConfig
+from practical3.training.loop import ensure_trained
+from practical3.training.runs import BEST
 
 T = TypeVar("T")
 
@@ -64,7 +65,7 @@ def _model_stages(cfg: TrainConfig, root: Path, results_dir: Path, figures_dir: 
     _stage(f"evaluation ({cfg.part})", lambda: evaluate(run_dir / BEST, root, results_dir,
                                                         device=cfg.device, progress=progress))
     gather_run(run_dir, results_dir)
-    _stage(f"figures ({cfg.part})", lambda: results.draw_all(results_dir, out_dir=figures_dir))
+    _stage(f"figures ({cfg.part})", lambda: evaluation.draw_all(results_dir, out_dir=figures_dir))
 
 
 def _remove_other_parts(results_dir: Path, figures_dir: Path, parts: list[str]) -> None:
@@ -73,7 +74,7 @@ def _remove_other_parts(results_dir: Path, figures_dir: Path, parts: list[str]) 
     for part in layout.PARTS:
         if part not in parts:
             shutil.rmtree(results_dir / part, ignore_errors=True)
-            for name in results.figure_names(part):
+            for name in evaluation.figure_names(part):
                 (figures_dir / f"{name}.png").unlink(missing_ok=True)
     for name in MAKERS:
         (results_dir / name).unlink(missing_ok=True)

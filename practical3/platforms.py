@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from practical3.data import layout
-from practical3.data.sources import COMPLETE_MARKER
-from practical3.errors import SetupError
-from practical3.paths import (
+from practical3.base.errors import SetupError
+from practical3.base.paths import (
     CACHE_ENV,
     DATA_DIR_ENV,
     DATA_ENV,
@@ -33,6 +31,8 @@ from practical3.paths import (
     RUNS_ENV,
     runs_dir,
 )
+from practical3.data import layout
+from practical3.data.sources import COMPLETE_MARKER
 
 Runner = Callable[[Sequence[str]], str]
 

@@ -18,14 +18,14 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
-from practical3.atomic import write_with
-from practical3.checkpoint import load, model_from
+from practical3.base.atomic import write_with
+from practical3.base.errors import UserError
 from practical3.data.decode import resize_image, to_gray8
-from practical3.device import choose_precision, resolve_device
-from practical3.errors import UserError
-from practical3.inference import predict_native
+from practical3.evaluation.inference import predict_native
 from practical3.plots.overlay import overlay
-from practical3.severity import infected_percent
+from practical3.scoring.severity import infected_percent
+from practical3.training.checkpoint import load, model_from
+from practical3.training.device import choose_precision, resolve_device
 
 CSV_FILE = "predictions.csv"
 CSV_COLUMNS = ("file", "width", "height", "lung_area_px", "infection_area_px",

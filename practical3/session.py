@@ -12,14 +12,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from practical3.config import PROFILES, TrainConfig, profile
+from practical3.base.paths import PROFILE_ENV, data_dir, runs_dir
 from practical3.data import layout
 from practical3.data.fingerprint import data_fingerprint
 from practical3.data.index import build_index
 from practical3.data.sources import describe, is_synthetic, real_data_root
 from practical3.data.synth import synthesize
-from practical3.paths import PROFILE_ENV, data_dir, runs_dir
-from practical3.runs import default_run_dir, run_id
+from practical3.training.config import PROFILES, TrainConfig, profile
+from practical3.training.runs import default_run_dir, run_id
 
 # (a CUDA GPU?, real data?) -> the profile ``auto`` picks, and why.
 AUTO: dict[tuple[bool, bool], tuple[str, str]] = {
@@ -113,7 +113,7 @@ def start(name: str | None = None, data: str | Path | None = None) -> Session:
     cfg, reason = explain_profile(requested, data)
     if name is None and os.environ.get(PROFILE_ENV):
         reason = f"from ${PROFILE_ENV}"
-    from practical3.device import resolve_device
+    from practical3.training.device import resolve_device
 
     device = resolve_device(cfg.device)  # an unusable GPU is named here, before any work
     root = Path(data) if data is not None else default_data_root(cfg)

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from practical3.config import profile
 from practical3.data.synth import synthesize
-from practical3.evaluate import evaluate
-from practical3.results import gather_run
-from practical3.train import train
+from practical3.evaluation.evaluate import evaluate
+from practical3.evaluation.results import gather_run
+from practical3.training.config import profile
+from practical3.training.loop import train
 
 
 @pytest.fixture(scope="session")

@@ -9,23 +9,21 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "practical3"
-# Lower layers never import higher ones. A module's layer is that of its longest prefix here.
+# Lower layers never import higher ones; the folders are the layers, and the entry points at
+# the top of the package are layered one by one. A module's layer is that of its longest prefix.
 LAYERS = {
-    "practical3.errors": 0, "practical3.paths": 0, "practical3.text": 0,
-    "practical3.atomic": 0, "practical3.parallel": 0,
+    "practical3.base": 0,
     "practical3.data": 1,
-    "practical3.config": 2, "practical3.platforms": 2,
-    "practical3.models": 3, "practical3.losses": 3, "practical3.metrics": 3,
-    "practical3.postprocess": 3, "practical3.device": 3, "practical3.checkpoint": 3,
-    "practical3.results": 3, "practical3.severity": 3, "practical3.uncertainty": 3,
-    "practical3.runs": 3, "practical3.comparison": 3,
-    "practical3.train": 4, "practical3.evaluate": 4, "practical3.inference": 4,
+    "practical3.models": 2, "practical3.scoring": 2,
+    "practical3.training": 3,
+    "practical3.evaluation": 4,
     "practical3.plots": 5, "practical3.report": 5,
-    "practical3.session": 6, "practical3.predict": 6, "practical3.pipeline": 7,
-    "practical3.compare": 7,
+    "practical3.platforms": 6, "practical3.session": 6, "practical3.predict": 6,
+    "practical3.pipeline": 7, "practical3.sweep": 7,
     "practical3.cli": 8,
     "practical3.__main__": 9, "practical3": 0,
 }
+SUBPACKAGES = ("base", "data", "models", "scoring", "training", "evaluation", "plots", "report")
 
 
 def module_name(path: Path) -> str:
@@ -94,3 +92,13 @@ def test_the_readme_lists_every_module_once():
               if line.startswith("| `practical3/")]
     files = sorted(str(p.relative_to(PACKAGE.parent)) for p in PACKAGE.rglob("*.py"))
     assert sorted(listed) == files
+
+
+def test_the_folders_are_the_layers():
+    """Every subpackage is one layer, and only the entry points stand beside them."""
+    folders = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+    assert folders == sorted(SUBPACKAGES)
+    top = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__"))
+    assert top == sorted(m.rsplit(".", 1)[1] for m in LAYERS
+                         if m.count(".") == 1 and m.split(".")[1] not in SUBPACKAGES
+                         and m != "practical3.__main__")

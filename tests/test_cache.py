@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from practical3.base.errors import DataError
 from practical3.data import cache, layout
 from practical3.data.cache import load_decoded
 from practical3.data.decode import decode_resized
 from practical3.data.index import build_index, select_split
 from practical3.data.synth import synthesize
-from practical3.errors import DataError
 
 TARGETS = layout.TARGETS["infection"]
 SIZE = 64

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from practical3.base.errors import ConfigError, ResultsError
 from practical3.cli import main
-from practical3.compare import compare, parse_also, parse_vary
-from practical3.comparison import (
+from practical3.evaluation.comparison import (
     COMPARISON_FILE,
     RUNS_FILE,
     consistency,
@@ -16,8 +16,8 @@ from practical3.comparison import (
     mean_std,
     read,
 )
-from practical3.config import profile
-from practical3.errors import ConfigError, ResultsError
+from practical3.sweep import compare, parse_also, parse_vary
+from practical3.training.config import profile
 
 BASE = profile("smoke").replace(epochs=1, batch_size=4)
 

@@ -7,14 +7,14 @@ the same code paths at fp32.
 import pytest
 import torch
 
-from practical3 import checkpoint
-from practical3.config import profile
 from practical3.data.augment import AugmentSpec
 from practical3.data.batches import batches
 from practical3.data.cache import load_split
-from practical3.device import choose_precision
-from practical3.evaluate import evaluate
-from practical3.train import train
+from practical3.evaluation.evaluate import evaluate
+from practical3.training import checkpoint
+from practical3.training.config import profile
+from practical3.training.device import choose_precision
+from practical3.training.loop import train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 CUDA = torch.device("cuda")

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from practical3 import device as device_module
-from practical3 import train as train_module
-from practical3.device import Precision, check_supported, choose_precision
-from practical3.errors import ConfigError
+from practical3.base.errors import ConfigError
+from practical3.training import device as device_module
+from practical3.training import loop as train_module
+from practical3.training.device import Precision, check_supported, choose_precision
 
 CUDA = torch.device("cuda")
 

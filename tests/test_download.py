@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from practical3.base.errors import DownloadError
+from practical3.base.paths import PROJECT_ROOT
 from practical3.data import download as dl
 from practical3.data import layout, sources
-from practical3.errors import DownloadError
-from practical3.paths import PROJECT_ROOT
 
 IMAGE = "covid_1.png"
 

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from practical3.base.errors import DataError
 from practical3.data import layout
 from practical3.data.index import COLUMNS, build_index
 from practical3.data.synth import synthesize
-from practical3.errors import DataError
 from practical3.plots import eda
 
 

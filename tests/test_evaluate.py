@@ -10,15 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from practical3 import checkpoint
-from practical3 import evaluate as evaluate_module
+from practical3.base.paths import PROJECT_ROOT, display_path
 from practical3.cli import main
-from practical3.config import profile
 from practical3.data import layout
 from practical3.data.decode import read_masks
 from practical3.data.index import build_index, select_split
 from practical3.data.synth import synthesize
-from practical3.evaluate import (
+from practical3.evaluation import evaluate as evaluate_module
+from practical3.evaluation.evaluate import (
     METRICS_FILE,
     PER_IMAGE_FILE,
     evaluate,
@@ -27,9 +26,10 @@ from practical3.evaluate import (
     severity,
     severity_agreement,
 )
-from practical3.paths import PROJECT_ROOT, display_path
-from practical3.postprocess import PostProcess
-from practical3.train import train
+from practical3.evaluation.postprocess import PostProcess
+from practical3.training import checkpoint
+from practical3.training.config import profile
+from practical3.training.loop import train
 
 TARGETS = ("lung", "infection")
 CLASSES = (*layout.CLASSES, "all")

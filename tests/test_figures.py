@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from practical3 import postprocess
+from practical3.evaluation import postprocess
+from practical3.evaluation.postprocess import PostProcess
+from practical3.evaluation.results import digest
 from practical3.plots.common import provenance
-from practical3.plots.results import (
+from practical3.plots.evaluation import (
     OVERLAYS,
     dice_distributions,
     draw_all,
@@ -20,8 +22,6 @@ from practical3.plots.results import (
     figure_names,
     pick_cases,
 )
-from practical3.postprocess import PostProcess
-from practical3.results import digest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from practical3.base.errors import DataError
+from practical3.base.paths import PROJECT_ROOT
 from practical3.cli import main
 from practical3.data import layout, sources
 from practical3.data.cache import load_decoded
 from practical3.data.decode import read_png
 from practical3.data.index import build_index, count_table, describe, find_part_dir, validate
 from practical3.data.synth import synthesize
-from practical3.errors import DataError
-from practical3.paths import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "covidqu-sample"
 INFECTION = layout.PARTS["infection"]

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from practical3.errors import ConfigError
-from practical3.losses import (
+from practical3.base.errors import ConfigError
+from practical3.training.losses import (
     LOSSES,
     BCEDiceLoss,
     BCELoss,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 from torchmetrics.functional.segmentation import dice_score, mean_iou
 
-from practical3.metrics import (
+from practical3.scoring.metrics import (
     THRESHOLD,
     CountsAccumulator,
     any_positive_rate,

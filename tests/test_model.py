@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from practical3.errors import ConfigError
+from practical3.base.errors import ConfigError
 from practical3.models import build_model
 from practical3.models.blocks import AttentionGate, DoubleConv, Up
 from practical3.models.inspection import (

@@ -7,7 +7,7 @@ import pytest
 from practical3 import report
 from practical3.data import layout
 from practical3.pipeline import run
-from practical3.plots.results import figure_names
+from practical3.plots.evaluation import figure_names
 from practical3.session import parts_to_train
 
 

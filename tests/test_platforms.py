@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from practical3 import paths, platforms
+from practical3 import platforms
+from practical3.base import paths
+from practical3.base.paths import PROJECT_ROOT
 from practical3.data import download as kaggle_download
 from practical3.data.sources import COMPLETE_MARKER
-from practical3.paths import PROJECT_ROOT
 from practical3.platforms import (
     LOCAL_LINE,
     NVIDIA_SMI,

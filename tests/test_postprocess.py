@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from practical3.postprocess import (
+from practical3.evaluation.postprocess import (
     MIN_SPECK_PIXELS,
     STEPS,
     PostProcess,

@@ -16,13 +16,13 @@ import pytest
 import torch
 from PIL import Image
 
-from practical3 import checkpoint
 from practical3.cli import main
-from practical3.config import profile
 from practical3.models import build_model
 from practical3.plots.overlay import overlay
 from practical3.predict import CSV_FILE, UnreadableImage, output_names, predict, read_xray
-from practical3.severity import infected_percent
+from practical3.scoring.severity import infected_percent
+from practical3.training import checkpoint
+from practical3.training.config import profile
 
 CFG = profile("smoke").replace(base_channels=4, depth=2)
 # (width, height) of each good input written by `write_inputs`

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from practical3 import report
-from practical3.compare import compare
-from practical3.config import profile
-from practical3.errors import TemplateError
-from practical3.plots.results import draw_all, figure_names
+from practical3.base.errors import TemplateError
+from practical3.evaluation.results import consistency, load
+from practical3.plots.evaluation import draw_all, figure_names
 from practical3.report import check, render
 from practical3.report.context import SYNTHETIC_STATEMENT
 from practical3.report.formats import FORMATS
-from practical3.results import consistency, load
+from practical3.sweep import compare
+from practical3.training.config import profile
 
 
 @pytest.fixture(scope="module")

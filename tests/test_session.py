@@ -5,13 +5,13 @@ import json
 import pytest
 import torch
 
-from practical3 import paths
-from practical3.config import profile
+from practical3.base import paths
+from practical3.base.errors import ConfigError
+from practical3.base.paths import DATA_ENV, PROFILE_ENV, find_project_root
 from practical3.data import sources
 from practical3.data.sources import SYNTHETIC_MARKER, describe
-from practical3.errors import ConfigError
-from practical3.paths import DATA_ENV, PROFILE_ENV, find_project_root
 from practical3.session import AUTO, choose_profile, default_data_root, explain_profile, start
+from practical3.training.config import profile
 
 
 @pytest.mark.parametrize(("gpu", "real", "expected"), [

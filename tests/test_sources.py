@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from practical3.base.paths import PROJECT_ROOT
 from practical3.data import layout
 from practical3.data.sources import (
     LABEL_ENV,
@@ -17,7 +18,6 @@ from practical3.data.sources import (
     showable,
 )
 from practical3.data.synth import synthesize
-from practical3.paths import PROJECT_ROOT
 
 REAL_LUNGS = PROJECT_ROOT.parent / "shared" / "data" / "real-lungs-v7"
 LUNG = layout.PARTS["lung"]

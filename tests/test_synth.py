@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from practical3.base.errors import ConfigError, DataError
 from practical3.data import layout, sources, synth
-from practical3.errors import ConfigError, DataError
 
 SIZE = 64
 PER_CLASS = 4  # Train 4, Val and Test max(2, 4 // 4) = 2

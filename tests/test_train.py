@@ -9,18 +9,18 @@ import pandas as pd
 import pytest
 import torch
 
-from practical3 import checkpoint
-from practical3 import train as train_module
+from practical3.base.errors import ConfigError, DivergedError, RunError
 from practical3.cli import main
-from practical3.config import profile
 from practical3.data.cache import load_split
 from practical3.data.fingerprint import data_fingerprint
 from practical3.data.index import build_index
 from practical3.data.synth import synthesize
-from practical3.errors import ConfigError, DivergedError, RunError
-from practical3.evaluate import evaluate
-from practical3.runs import run_id
-from practical3.train import ensure_trained, resume, train
+from practical3.evaluation.evaluate import evaluate
+from practical3.training import checkpoint
+from practical3.training import loop as train_module
+from practical3.training.config import profile
+from practical3.training.loop import ensure_trained, resume, train
+from practical3.training.runs import run_id
 
 TIMING = ["epoch_time_s", "train_images_per_s"]
 CFG = profile("smoke").replace(epochs=3, batch_size=4, lr=3e-3)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from practical3.metrics import summarize_counts
-from practical3.uncertainty import (
+from practical3.scoring.metrics import summarize_counts
+from practical3.scoring.uncertainty import (
     bootstrap_weights,
     interval,
     score_intervals,

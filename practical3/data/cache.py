@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from practical3.atomic import build_folder
+from practical3.base.atomic import build_folder
+from practical3.base.parallel import thread_map
+from practical3.base.paths import cache_dir as default_cache_dir
 from practical3.data import layout
 from practical3.data.decode import decode_resized
 from practical3.data.index import build_index, select_split
-from practical3.parallel import thread_map
-from practical3.paths import cache_dir as default_cache_dir
 
 CACHE_VERSION = 1
 RECORD_COLUMNS = ["part", "split", "cls", "name"]

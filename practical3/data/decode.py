@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from practical3.errors import DataError
+from practical3.base.errors import DataError
 
 
 def to_gray8(img: Image.Image) -> np.ndarray:

@@ -18,9 +18,9 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from practical3.base.errors import DownloadError
 from practical3.data import layout, sources
 from practical3.data.index import find_part_dir
-from practical3.errors import DownloadError
 
 # The same pinned version as each client spells it.
 HANDLES = {"kagglehub": f"{layout.KAGGLE_HANDLE}/versions/{layout.KAGGLE_VERSION}",

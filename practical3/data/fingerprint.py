@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from practical3.atomic import write_text
+from practical3.base.atomic import write_text
+from practical3.base.parallel import thread_map
+from practical3.base.paths import cache_dir
 from practical3.data.sources import copy_root
-from practical3.parallel import thread_map
-from practical3.paths import cache_dir
 
 HASHES_FILE = "file-hashes.json"
 CHUNK = 1 << 20

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from practical3.base.errors import DataError
+from practical3.base.parallel import thread_map
 from practical3.data import layout
 from practical3.data.decode import read_sample
-from practical3.errors import DataError
-from practical3.parallel import thread_map
 
 COLUMNS = ("part", "split", "cls", "name", "image", "lung", "infection")
 DATA_SUFFIX = ".png"

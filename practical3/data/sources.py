@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from practical3.base.paths import DATA_ENV, data_dir
 from practical3.data import layout
-from practical3.paths import DATA_ENV, data_dir
 
 SYNTHETIC_MARKER = "SYNTHETIC.json"
 COMPLETE_MARKER = ".practical3-complete"

@@ -16,10 +16,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from practical3.atomic import build_folder
+from practical3.base.atomic import build_folder
+from practical3.base.errors import ConfigError, DataError
 from practical3.data import layout
 from practical3.data.sources import SYNTHETIC_MARKER
-from practical3.errors import ConfigError, DataError
 
 GENERATOR_VERSION = 1
 INFECTED_SHARE = (0.01, 0.6)  # share of the lung a COVID-19 phantom's infection covers

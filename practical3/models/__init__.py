@@ -1,4 +1,4 @@
-"""The segmentation networks: one registry of architectures, built from a run's config.
+"""The segmentation networks: one registry of architectures (``MODELS``, ``build_model``).
 
 - ``blocks``: DoubleConv, Down, Up (optionally attention-gated), the 1x1 head;
 - ``unet``: the shared encoder, the report's U-Net and the Attention U-Net;
@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from practical3.config import TrainConfig
-from practical3.errors import ConfigError
+from practical3.base.errors import ConfigError
 from practical3.models.unet import AttentionUNet, SegmentationNet, UNet
 from practical3.models.unetpp import UNetPlusPlus, UNetPlusPlusDS
 
@@ -29,11 +28,6 @@ def build_model(name: str, in_channels: int = 1, out_channels: int = 2, base_cha
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
     return MODELS[name](in_channels, out_channels, base_channels, depth)
-
-
-def from_config(cfg: TrainConfig) -> SegmentationNet:
-    """The untrained model a run config describes: one grayscale input, one logit per target."""
-    return build_model(cfg.model, 1, len(cfg.targets), cfg.base_channels, cfg.depth)
 
 
 def supervised_loss(

@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from practical3.errors import ConfigError
+from practical3.base.errors import ConfigError
 from practical3.models.blocks import DoubleConv, Down, OutConv, Up
 
 

@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from practical3.atomic import write_with
-from practical3.paths import figures_dir
+from practical3.base.atomic import write_with
+from practical3.base.paths import figures_dir
 
 DPI = 200
 # Target colours shared by every figure that draws lung and infection masks.

@@ -18,13 +18,13 @@ import seaborn as sns
 from matplotlib.colors import ListedColormap
 from torch import Tensor
 
+from practical3.base.errors import DataError
+from practical3.base.parallel import thread_map
 from practical3.data import layout
 from practical3.data.decode import read_sample
 from practical3.data.fingerprint import data_fingerprint
 from practical3.data.index import build_index, count_table
 from practical3.data.sources import describe, showable
-from practical3.errors import DataError
-from practical3.parallel import thread_map
 from practical3.plots.common import fixed_jitter, save_figure
 
 PER_CLASS = 300

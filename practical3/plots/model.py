@@ -12,8 +12,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from practical3 import models
-from practical3.config import TrainConfig
 from practical3.data import layout
 from practical3.data.decode import read_png
 from practical3.data.index import build_index, find_part_dir
@@ -21,6 +19,7 @@ from practical3.data.sources import SYNTHETIC_LABEL, describe, showable
 from practical3.data.synth import phantom
 from practical3.models.inspection import block_outputs
 from practical3.plots.common import save_figure
+from practical3.training.config import TrainConfig
 
 
 def example_image(
@@ -85,7 +84,7 @@ def draw_all(data_root: str | Path, cfg: TrainConfig, *, out_dir: str | Path | N
              ) -> list[Path]:
     """Write the figures notebook 02 shows: the untrained model's feature maps and logits."""
     torch.manual_seed(cfg.seed)
-    model = models.from_config(cfg)
+    model = cfg.build_model()
     image, label = example_image(data_root)
     outputs = block_outputs(model, as_batch(image))
     figures = {

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import ImageColor
 
-from practical3.metrics import boundary
 from practical3.plots.common import COLORS
+from practical3.scoring.metrics import boundary
 
 ALPHA = 0.4  # weight of a target's colour in its fill
 

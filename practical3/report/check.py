@@ -12,12 +12,12 @@ import difflib
 import re
 from pathlib import Path
 
-from practical3.comparison import consistency as comparison_consistency
-from practical3.errors import ResultsError
+from practical3.base.errors import ResultsError
+from practical3.evaluation.comparison import consistency as comparison_consistency
+from practical3.evaluation.results import Results, consistency, digest, load_parts
 from practical3.plots.common import provenance
 from practical3.report.context import SYNTHETIC_STATEMENT
 from practical3.report.render import comparison_of, default_report, render
-from practical3.results import Results, consistency, digest, load_parts
 
 TOLERANCE = 1e-9  # Dice >= IoU holds exactly; allow float rounding only
 _FIGURE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")

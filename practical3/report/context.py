@@ -15,15 +15,15 @@ import numpy as np
 import pandas as pd
 
 from practical3 import models
-from practical3.comparison import read
-from practical3.config import TrainConfig
 from practical3.data import layout
-from practical3.losses import LOSSES
+from practical3.evaluation.comparison import read
+from practical3.evaluation.results import Results
 from practical3.models.inspection import count_parameters
-from practical3.plots.results import FIGURES, figure_name
+from practical3.plots.evaluation import FIGURES, figure_name
 from practical3.report.formats import FORMATS
-from practical3.results import Results
-from practical3.uncertainty import LEVEL, RESAMPLES
+from practical3.scoring.uncertainty import LEVEL, RESAMPLES
+from practical3.training.config import TrainConfig
+from practical3.training.losses import LOSSES
 
 SYNTHETIC_STATEMENT = ("These results come from synthetic phantoms, not chest X-rays: they "
                        "test the code and say nothing about how the model does on real X-rays.")
@@ -84,7 +84,7 @@ def model_context(results: Results) -> dict[str, Any]:
             "final_val_loss": float(history["val_loss"].iloc[-1]),
         },
         "model": {
-            "parameters": count_parameters(models.from_config(TrainConfig.from_dict(cfg))),
+            "parameters": count_parameters(TrainConfig.from_dict(cfg).build_model()),
             "bottleneck_channels": cfg["base_channels"] * 2 ** cfg["depth"],
             "summary": models.MODELS[cfg["model"]].description,
             "loss_summary": LOSSES[cfg["loss"]].description,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from practical3.text import MISSING, fmt, percent, undefined
+from practical3.base.text import MISSING, fmt, percent, undefined
 
 
 def _number(spec: str, unit: str = "", divisor: float = 1) -> Callable[[Any], str]:

@@ -15,16 +15,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from practical3.atomic import write_text
-from practical3.comparison import COMPARISON_FILE
-from practical3.errors import TemplateError
-from practical3.paths import report_dir
-from practical3.paths import results_dir as results_default
+from practical3.base.atomic import write_text
+from practical3.base.errors import TemplateError
+from practical3.base.paths import report_dir
+from practical3.base.paths import results_dir as results_default
+from practical3.base.text import MISSING
+from practical3.evaluation.comparison import COMPARISON_FILE
+from practical3.evaluation.results import load_parts
 from practical3.report.context import context
 from practical3.report.formats import FORMATS
 from practical3.report.tables import MODEL_TABLES, TABLES
-from practical3.results import load_parts
-from practical3.text import MISSING
 
 _BLOCK = re.compile(r"\{\{ if ([\w.\-]+) \}\}(.*?)(?:\{\{ else \}\}(.*?))?\{\{ endif \}\}",
                     re.DOTALL)

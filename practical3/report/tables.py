@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from practical3.comparison import markdown_table
 from practical3.data import layout
+from practical3.evaluation.comparison import markdown_table
 from practical3.report.formats import FORMATS
 
 SCORES = ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from practical3.base.errors import ConfigError
 from practical3.data import layout
-from practical3.errors import ConfigError
+
+if TYPE_CHECKING:
+    from practical3.models import SegmentationNet
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,13 @@ class TrainConfig:
     def targets(self) -> tuple[str, ...]:
         """What the model predicts, in channel order (``layout.TARGETS`` of the part)."""
         return layout.TARGETS[self.part]
+
+    def build_model(self) -> SegmentationNet:
+        """The untrained model this config describes: one grayscale input, one logit per
+        target. (Imported here: reading a config never loads torch.)"""
+        from practical3.models import build_model
+
+        return build_model(self.model, 1, len(self.targets), self.base_channels, self.depth)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied; ``None`` values mean "keep"."""

@@ -4,7 +4,7 @@ evaluated at native size, summarised as mean and standard deviation over seeds.
 ``compare`` trains (or reuses) one run per setting and seed, evaluates its ``best.pt`` on Test
 (the four results files of any results folder), and writes ``OUT/runs.json`` (every run's
 results) and ``OUT/comparison.json`` (one row per setting with its run ids and the aggregates);
-``practical3.comparison`` reads and checks them.
+``practical3.evaluation.comparison`` reads and checks them.
 """
 
 from __future__ import annotations
@@ -19,18 +19,18 @@ from typing import Any
 
 import torch
 
-from practical3.atomic import write_text
-from practical3.comparison import COMPARISON_FILE, RUNS_FILE, pack, summarize
-from practical3.config import TrainConfig
+from practical3.base.atomic import write_text
+from practical3.base.errors import ConfigError
+from practical3.base.paths import display_path
 from practical3.data.sources import describe
-from practical3.device import resolve_device
-from practical3.errors import ConfigError
-from practical3.evaluate import evaluate
-from practical3.paths import display_path
-from practical3.results import gather_run, load
-from practical3.runs import BEST
+from practical3.evaluation.comparison import COMPARISON_FILE, RUNS_FILE, pack, summarize
+from practical3.evaluation.evaluate import evaluate
+from practical3.evaluation.results import gather_run, load
 from practical3.session import run_dir_for
-from practical3.train import ensure_trained
+from practical3.training.config import TrainConfig
+from practical3.training.device import resolve_device
+from practical3.training.loop import ensure_trained
+from practical3.training.runs import BEST
 
 
 def parse_vary(items: Sequence[str], base: TrainConfig, flag: str = "--vary"

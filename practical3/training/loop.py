@@ -23,23 +23,23 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from practical3 import checkpoint, models
-from practical3.atomic import write_text
-from practical3.config import TrainConfig
+from practical3 import models
+from practical3.base.atomic import write_text
+from practical3.base.errors import DivergedError, RunError
+from practical3.base.paths import display_path
+from practical3.base.text import fmt
 from practical3.data.augment import AugmentSpec
 from practical3.data.batches import batches
 from practical3.data.cache import load_decoded
 from practical3.data.fingerprint import data_fingerprint
 from practical3.data.index import build_index, select_split
 from practical3.data.sources import describe
-from practical3.device import FP32, Precision, choose_precision, resolve_device, to_device
-from practical3.errors import DivergedError, RunError
-from practical3.losses import build_loss
-from practical3.metrics import CountsAccumulator
-from practical3.paths import display_path
-from practical3.results import HISTORY_FILE, RUN_FILE
-from practical3.runs import BEST, LAST, run_id, saved_config
-from practical3.text import fmt
+from practical3.scoring.metrics import CountsAccumulator
+from practical3.training import checkpoint
+from practical3.training.config import TrainConfig
+from practical3.training.device import FP32, Precision, choose_precision, resolve_device, to_device
+from practical3.training.losses import build_loss
+from practical3.training.runs import BEST, HISTORY_FILE, LAST, RUN_FILE, run_id, saved_config
 
 LOG_EVERY = 10  # steps between progress-bar updates (each one waits for the device)
 
@@ -119,7 +119,7 @@ def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str
                      cfg.targets, cfg.image_size, progress=progress)
         for split, limit in (("Train", cfg.max_train_images), ("Val", cfg.max_val_images)))
 
-    model = models.from_config(cfg).to(device)
+    model = cfg.build_model().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     scaler = precision.scaler(device)

@@ -8,10 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from practical3 import models
-from practical3.atomic import write_with
-from practical3.config import TrainConfig
-from practical3.errors import RunError
+from practical3.base.atomic import write_with
+from practical3.base.errors import RunError
+from practical3.training.config import TrainConfig
 
 
 def save(state: dict[str, Any], path: str | Path) -> Path:
@@ -36,6 +35,6 @@ def model_from(state: dict[str, Any], device: torch.device | str = "cpu"
                ) -> tuple[nn.Module, TrainConfig]:
     """Rebuild the trained model and its config from a loaded checkpoint."""
     config = TrainConfig.from_dict(state["config"])
-    model = models.from_config(config)
+    model = config.build_model()
     model.load_state_dict(state["model"])
     return model.to(device).eval(), config

@@ -3,7 +3,7 @@ it aggregates, and ``OUT/runs.json``, every one of those runs' four results file
 (one file rather than a folder per run, so a comparison holds no ``metrics.json`` that could be
 taken for the report's).
 
-``practical3 compare`` writes it (``practical3.compare``); the README's and the report's tables
+``practical3 compare`` writes it (``practical3.sweep``); the README's and the report's tables
 are drawn from it, and ``consistency`` recomputes every row from its runs' results, so those
 tables cannot drift from the runs.
 """
@@ -18,12 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from practical3 import models
-from practical3.config import TrainConfig
-from practical3.errors import ResultsError
+from practical3.base.errors import ResultsError
+from practical3.base.text import fmt
+from practical3.evaluation.results import MAKERS, Results, load
 from practical3.models.inspection import count_parameters, forward_flops
-from practical3.results import MAKERS, Results, load
-from practical3.text import fmt
+from practical3.training.config import TrainConfig
 
 COMPARISON_FILE = "comparison.json"
 RUNS_FILE = "runs.json"
@@ -67,7 +66,7 @@ def unpack(packed: dict[str, dict[str, str]], run_ids: list[str]) -> list[Result
 
 def summarize(runs: list[Results], cfg: TrainConfig) -> dict[str, Any]:
     """Mean and standard deviation over seeds of the headline scores of ``runs``."""
-    model = models.from_config(cfg)
+    model = cfg.build_model()
     values = {name: [score(r, name) for r in runs] for name in scores_of(runs[0])}
     return {
         "run_ids": [r.run_id for r in runs],

@@ -4,8 +4,8 @@ infection severity, and bootstrap 95 % confidence intervals; written to ``metric
 ``per_image.csv``.
 
 The model sees each image at its training size; its logits are resized to the image's own size
-(bilinear) and thresholded there (``practical3.inference``), post-processed there, and scored
-against the masks as the files hold them. Dice and IoU come from ``practical3.metrics`` (the
+(bilinear) and thresholded there (``evaluation.inference``), post-processed there, and scored
+against the masks as the files hold them. Dice and IoU come from ``scoring.metrics`` (the
 definitions training validates with, at the training size). Per image, both are undefined (NaN)
 when prediction and truth are both empty; the imagewise mean leaves those images out and says
 how many it scored; "dataset" scores pool the pixel counts of all images. Healthy images with
@@ -24,16 +24,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from practical3 import checkpoint, postprocess
-from practical3.atomic import write_text
+from practical3.base.atomic import write_text
+from practical3.base.parallel import thread_map
+from practical3.base.paths import display_path
 from practical3.data import layout
 from practical3.data.cache import load_decoded
 from practical3.data.decode import read_masks
 from practical3.data.index import build_index, select_split
 from practical3.data.sources import describe, metadata
-from practical3.device import choose_precision, resolve_device
-from practical3.inference import predict_native
-from practical3.metrics import (
+from practical3.evaluation import postprocess
+from practical3.evaluation.inference import predict_native
+from practical3.evaluation.postprocess import PostProcess
+from practical3.evaluation.results import METRICS_FILE, PER_IMAGE_FILE
+from practical3.scoring.metrics import (
     THRESHOLD_TEXT,
     confusion_counts,
     dice_from_counts,
@@ -41,18 +44,16 @@ from practical3.metrics import (
     iou_from_counts,
     summarize_counts,
 )
-from practical3.parallel import thread_map
-from practical3.paths import display_path
-from practical3.postprocess import PostProcess
-from practical3.results import METRICS_FILE, PER_IMAGE_FILE
-from practical3.severity import infected_percent
-from practical3.uncertainty import (
+from practical3.scoring.severity import infected_percent
+from practical3.scoring.uncertainty import (
     bootstrap_weights,
     interval,
     score_intervals,
     weighted_correlation,
     weighted_mean,
 )
+from practical3.training import checkpoint
+from practical3.training.device import choose_precision, resolve_device
 
 Masks = Sequence[np.ndarray]  # one boolean (T, H, W) array per image, each at its own size
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from practical3.metrics import FN, FP, TP, dice_from_counts, iou_from_counts
+from practical3.scoring.metrics import FN, FP, TP, dice_from_counts, iou_from_counts
 
 RESAMPLES = 1000
 SEED = 0

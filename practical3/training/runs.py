@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from practical3.config import TrainConfig
-from practical3.paths import runs_dir
+from practical3.base.paths import runs_dir
+from practical3.training.config import TrainConfig
 
 LAST, BEST = "last.pt", "best.pt"
+HISTORY_FILE, RUN_FILE = "history.csv", "run.json"
 ID_LENGTH = 12
 
 

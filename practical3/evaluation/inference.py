@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from practical3.device import FP32, Precision, to_device
-from practical3.metrics import binarize
+from practical3.scoring.metrics import binarize
+from practical3.training.device import FP32, Precision, to_device
 
 BATCH = 64
 

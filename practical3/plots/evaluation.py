@@ -1,4 +1,4 @@
-"""The evaluation figures, drawn from a results folder (``practical3.results``).
+"""The evaluation figures, drawn from a results folder (``practical3.evaluation.results``).
 
 Learning curves, per-image Dice distributions, the post-processing ablation and the severity
 scatter need only the results files. The prediction overlays re-run the checkpoint on a few
@@ -20,19 +20,20 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from practical3 import checkpoint, postprocess
+from practical3.base.errors import ResultsError, UserError
+from practical3.base.paths import stored_path
+from practical3.base.text import fmt
 from practical3.data import layout
 from practical3.data.decode import read_sample, resize_image
 from practical3.data.index import build_index, select_split
 from practical3.data.sources import showable
-from practical3.device import choose_precision, resolve_device
-from practical3.errors import ResultsError, UserError
-from practical3.inference import predict_native
-from practical3.paths import stored_path
+from practical3.evaluation import postprocess
+from practical3.evaluation.inference import predict_native
+from practical3.evaluation.postprocess import PostProcess
+from practical3.evaluation.results import Results, digest, load
 from practical3.plots.common import COLORS, fixed_jitter, save_figure
-from practical3.postprocess import PostProcess
-from practical3.results import Results, digest, load
-from practical3.text import fmt
+from practical3.training import checkpoint
+from practical3.training.device import choose_precision, resolve_device
 
 LEARNING_CURVES = "03_learning_curves"
 DICE_DISTRIBUTIONS = "04_dice_distributions"

@@ -18,16 +18,15 @@ from typing import Any
 
 import pandas as pd
 
-from practical3.atomic import write_with
+from practical3.base.atomic import write_with
+from practical3.base.errors import ResultsError, RunError
+from practical3.base.paths import results_dir as default_results_dir
 from practical3.data import layout
 from practical3.data.sources import stamp
-from practical3.errors import ResultsError, RunError
-from practical3.paths import results_dir as default_results_dir
+from practical3.training.runs import HISTORY_FILE, RUN_FILE
 
 METRICS_FILE = "metrics.json"
 PER_IMAGE_FILE = "per_image.csv"
-HISTORY_FILE = "history.csv"
-RUN_FILE = "run.json"
 MAKERS = {
     METRICS_FILE: "practical3 evaluate --out DIR",
     PER_IMAGE_FILE: "practical3 evaluate --out DIR",
