@@ -90,7 +90,7 @@ def test_the_loop_learns_lungs_better_than_a_constant_guess(data, tmp_path):
     history = train(cfg, data, tmp_path, progress=False)
     truth = load_split(data, cfg.part, "Val", cfg.image_size).masks[:, 0].astype(bool)
     all_lung_dice = 2 * truth.sum() / (truth.sum() + truth.size)  # pooled Dice of "all lung"
-    learned = history["val_dice_dataset_lung"].iloc[-1]
+    learned = history["val_lung_dice_dataset"].iloc[-1]
     assert learned > all_lung_dice + 0.25, (learned, all_lung_dice)
     assert learned > 0.8
 

@@ -42,6 +42,7 @@ from practical3.scoring.metrics import (
     dice_from_counts,
     hausdorff95,
     iou_from_counts,
+    score_key,
     summarize_counts,
 )
 from practical3.scoring.severity import infected_percent
@@ -314,9 +315,8 @@ def _variants(targets: tuple[str, ...], chosen: PostProcess) -> list[PostProcess
 def _headline(summary: dict, targets: tuple[str, ...]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for t in targets:
-        row[f"{t}_dice_imagewise"] = summary[t]["dice_imagewise"]
-        row[f"{t}_iou_imagewise"] = summary[t]["iou_imagewise"]
-        row[f"{t}_dice_dataset"] = summary[t]["dice_dataset"]
+        for score in ("dice_imagewise", "iou_imagewise", "dice_dataset"):
+            row[score_key(t, score)] = summary[t][score]
     if "infection" in targets:
         row["infection_healthy_fp_rate"] = summary["infection"]["healthy_fp_rate"]
     return row

@@ -32,6 +32,7 @@ from practical3.evaluation.inference import predict_native
 from practical3.evaluation.postprocess import PostProcess
 from practical3.evaluation.results import Results, digest, load
 from practical3.plots.common import COLORS, fixed_jitter, save_figure
+from practical3.scoring.metrics import score_key
 from practical3.training import checkpoint
 from practical3.training.device import choose_precision, resolve_device
 
@@ -60,7 +61,7 @@ CASES = ("best", "median", "worst")
 def learning_curves(history: pd.DataFrame) -> plt.Figure:
     """Loss (train and validation), validation Dice and IoU (imagewise) per epoch, and the
     score that picks ``best.pt`` (the mean over targets of the pooled, dataset-level Dice)."""
-    targets = [t for t in layout.ALL_TARGETS if f"val_dice_imagewise_{t}" in history]
+    targets = [t for t in layout.ALL_TARGETS if f"val_{score_key(t, 'dice_imagewise')}" in history]
     epochs = history["epoch"]
     best = int(history.loc[history["val_score"].idxmax(), "epoch"])
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), layout="constrained")
@@ -69,7 +70,7 @@ def learning_curves(history: pd.DataFrame) -> plt.Figure:
     axes[0].set(title="Loss", ylabel="loss per image")
     for ax, metric, title in zip(axes[1:], ("dice", "iou"), ("Dice", "IoU"), strict=True):
         for target in targets:
-            ax.plot(epochs, history[f"val_{metric}_imagewise_{target}"], "o-", ms=3,
+            ax.plot(epochs, history["val_" + score_key(target, f"{metric}_imagewise")], "o-", ms=3,
                     color=COLORS[target], label=target)
         ax.set(title=f"Validation {title} (imagewise mean)", ylabel=title, ylim=(-0.02, 1.02))
     axes[1].plot(epochs, history["val_score"], "--", color="0.15", lw=1.2,

@@ -18,6 +18,7 @@ from practical3.evaluation.results import Results, consistency, digest, load_par
 from practical3.plots.common import provenance
 from practical3.report.context import SYNTHETIC_STATEMENT
 from practical3.report.render import comparison_of, default_report, render
+from practical3.scoring.metrics import score_key
 
 TOLERANCE = 1e-9  # Dice >= IoU holds exactly; allow float rounding only
 _FIGURE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
@@ -103,10 +104,10 @@ def dice_below_iou(results: Results) -> list[str]:
             problems.append(f"{where}/per_image.csv: {row['image']} ({row['cls']}) dice_{target} "
                             f"{row[f'dice_{target}']} < iou_{target} {row[f'iou_{target}']}")
         for kind in ("imagewise", "dataset"):
-            dice, iou = (results.history[f"val_{m}_{kind}_{target}"] for m in ("dice", "iou"))
-            for epoch in results.history["epoch"][dice < iou - TOLERANCE]:
-                problems.append(f"{where}/history.csv: epoch {epoch} val_dice_{kind}_{target} "
-                                f"< val_iou_{kind}_{target}")
+            dice, iou = (f"val_{score_key(target, f'{m}_{kind}')}" for m in ("dice", "iou"))
+            history = results.history
+            for epoch in history["epoch"][history[dice] < history[iou] - TOLERANCE]:
+                problems.append(f"{where}/history.csv: epoch {epoch} {dice} < {iou}")
     return problems
 
 

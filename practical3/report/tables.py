@@ -12,8 +12,7 @@ from typing import Any
 from practical3.data import layout
 from practical3.evaluation.comparison import markdown_table
 from practical3.report.formats import FORMATS
-
-SCORES = ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset")
+from practical3.scoring.metrics import SCORES
 
 
 def _table(header: list[str], rows: list[list[str]], align: str) -> str:

@@ -27,9 +27,18 @@ from torch import Tensor
 
 TP, FP, FN, TN = range(4)
 METRICS = ("dice", "iou")
+# The names of the scores, everywhere (metrics.json, history, ablation, comparison): a metric
+# and its reduction; flat tables prefix the target (``score_key``).
+SCORES = ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset")
+HEALTHY_FP = "healthy_fp_rate"
 # A pixel belongs to a mask when its predicted probability is above this.
 THRESHOLD = 0.5
 THRESHOLD_TEXT = f"probability > {THRESHOLD}"
+
+
+def score_key(target: str, score: str) -> str:
+    """A score's column in a flat table: ``lung_dice_imagewise``; history adds ``val_``."""
+    return f"{target}_{score}"
 
 
 def binarize(logits: Tensor) -> Tensor:
@@ -126,12 +135,11 @@ def summarize_counts(counts: Tensor, target_names: list[str] | tuple[str, ...]) 
         )
     counts = counts.cpu()
     dice, iou = dice_from_counts(counts), iou_from_counts(counts)
+    by_metric = {"dice": dice, "iou": iou}
     columns = {
-        "dice_imagewise": imagewise(dice),
-        "iou_imagewise": imagewise(iou),
-        "dice_dataset": dataset_level(counts, "dice"),
-        "iou_dataset": dataset_level(counts, "iou"),
-        "healthy_fp_rate": any_positive_rate(counts, empty_truth_only=True),
+        **{f"{m}_imagewise": imagewise(by_metric[m]) for m in METRICS},
+        **{f"{m}_dataset": dataset_level(counts, m) for m in METRICS},
+        HEALTHY_FP: any_positive_rate(counts, empty_truth_only=True),
     }
     scored = (~dice.isnan()).sum(dim=0)
     empty_truth = ((counts[..., TP] + counts[..., FN]) == 0).sum(dim=0)

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from practical3.scoring.metrics import FN, FP, TP, dice_from_counts, iou_from_counts
+from practical3.scoring.metrics import (
+    FN,
+    FP,
+    HEALTHY_FP,
+    METRICS,
+    TP,
+    dice_from_counts,
+    iou_from_counts,
+)
 
 RESAMPLES = 1000
 SEED = 0
@@ -60,12 +68,11 @@ def score_intervals(counts: torch.Tensor, weights: np.ndarray, targets: Sequence
     healthy = np.where((tp + fn) == 0, ((tp + fp) > 0).astype(float), np.nan)
     out = {}
     for t, target in enumerate(targets):
+        per_image = {"dice": dice[:, t], "iou": iou[:, t]}
         resampled = {
-            "dice_imagewise": weighted_mean(dice[:, t], weights),
-            "iou_imagewise": weighted_mean(iou[:, t], weights),
-            "dice_dataset": _pooled(pooled, t, "dice"),
-            "iou_dataset": _pooled(pooled, t, "iou"),
-            "healthy_fp_rate": weighted_mean(healthy[:, t], weights),
+            **{f"{m}_imagewise": weighted_mean(per_image[m], weights) for m in METRICS},
+            **{f"{m}_dataset": _pooled(pooled, t, m) for m in METRICS},
+            HEALTHY_FP: weighted_mean(healthy[:, t], weights),
         }
         out[target] = {f"{name}_ci95": interval(values) for name, values in resampled.items()}
     return out

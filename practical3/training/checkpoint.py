@@ -12,6 +12,10 @@ from practical3.base.atomic import write_with
 from practical3.base.errors import RunError
 from practical3.training.config import TrainConfig
 
+# What best.pt keeps of a training state: the weights, the epoch, the settings, the run id and
+# the data the model learnt from (``loop.training_data``).
+BEST_KEYS = ("model", "epoch", "config", "run_id", "training_data")
+
 
 def save(state: dict[str, Any], path: str | Path) -> Path:
     """``torch.save`` to a temporary file, then rename: an interrupted save loses nothing."""

@@ -34,7 +34,7 @@ from practical3.data.cache import load_decoded
 from practical3.data.fingerprint import data_fingerprint
 from practical3.data.index import build_index, select_split
 from practical3.data.sources import describe
-from practical3.scoring.metrics import CountsAccumulator
+from practical3.scoring.metrics import SCORES, CountsAccumulator, score_key
 from practical3.training import checkpoint
 from practical3.training.config import TrainConfig
 from practical3.training.device import FP32, Precision, choose_precision, resolve_device, to_device
@@ -140,8 +140,8 @@ def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str
     augment = AugmentSpec() if cfg.augment else None
     train_batches = batches(train_data, cfg.batch_size, device, train=True, augment=augment)
     val_batches = batches(val_data, cfg.batch_size * 2, device, train=False)
-    _write_run_json(run_dir, cfg, identity, fingerprint, data_root, device, precision,
-                    len(train_data), len(val_data))
+    trained_on = training_data(data_root, fingerprint, len(train_data), len(val_data))
+    _write_run_json(run_dir, cfg, identity, trained_on, device, precision)
 
     best = max((row["val_score"] for row in history), default=-math.inf)
     for epoch in range(len(history) + 1, cfg.epochs + 1):
@@ -159,8 +159,8 @@ def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str
         row["run_id"] = identity
         best = max(best, row["val_score"])
         history.append(row)
-        _save_epoch(run_dir, model, optimizer, scheduler, scaler, cfg, identity, history,
-                    row["best"])
+        _save_epoch(run_dir, model, optimizer, scheduler, scaler, cfg, identity, trained_on,
+                    history, row["best"])
         if progress:
             tqdm.write(_summary_line(row, cfg.epochs, cfg.targets))
     return pd.DataFrame(history)
@@ -260,8 +260,8 @@ def _history_row(epoch: int, loss: EpochLoss, val_loss: float, scores: dict,
                  images_per_s: float) -> dict[str, Any]:
     row: dict[str, Any] = {"epoch": epoch, "train_loss": loss.mean, "val_loss": val_loss}
     for target in targets:
-        for metric in ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset"):
-            row[f"val_{metric}_{target}"] = scores[target][metric]
+        for score in SCORES:
+            row[f"val_{score_key(target, score)}"] = scores[target][score]
     # The validation score that picks best.pt: mean over targets of the pooled (dataset) Dice,
     # which stays defined when many images have empty infection truth.
     row["val_score"] = sum(scores[t]["dice_dataset"] or 0.0 for t in targets) / len(targets)
@@ -272,8 +272,8 @@ def _history_row(epoch: int, loss: EpochLoss, val_loss: float, scores: dict,
 
 def _summary_line(row: dict[str, Any], epochs: int, targets: tuple[str, ...]) -> str:
     scores = "  ".join(
-        f"{t} Dice {fmt(row[f'val_dice_imagewise_{t}'], '.3f')} "
-        f"IoU {fmt(row[f'val_iou_imagewise_{t}'], '.3f')}"
+        f"{t} Dice {fmt(row['val_' + score_key(t, 'dice_imagewise')], '.3f')} "
+        f"IoU {fmt(row['val_' + score_key(t, 'iou_imagewise')], '.3f')}"
         for t in targets
     )
     return (f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f}  "
@@ -301,8 +301,11 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 def _save_epoch(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                 scheduler: torch.optim.lr_scheduler.LRScheduler,
                 scaler: torch.amp.GradScaler | None, cfg: TrainConfig, identity: str,
-                history: list[dict[str, Any]], is_best: bool) -> None:
-    """Write last.pt (and best.pt) atomically, then the history file."""
+                trained_on: dict[str, Any], history: list[dict[str, Any]],
+                is_best: bool) -> None:
+    """Write best.pt (when this epoch is the best), then last.pt, then the history file,
+    each atomically: a kill between two writes leaves a last.pt no newer than best.pt, so
+    resuming redoes the epoch and never loses the best model."""
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -313,28 +316,32 @@ def _save_epoch(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimize
         "rng": _rng_state(),
         "config": cfg.to_dict(),
         "run_id": identity,
+        "training_data": trained_on,
     }
-    checkpoint.save(state, run_dir / LAST)
     if is_best:
-        checkpoint.save({k: state[k] for k in ("model", "epoch", "config", "run_id")},
-                        run_dir / BEST)
+        checkpoint.save({k: state[k] for k in checkpoint.BEST_KEYS}, run_dir / BEST)
+    checkpoint.save(state, run_dir / LAST)
     write_text(run_dir / HISTORY_FILE, pd.DataFrame(history).to_csv(index=False))
 
 
-def _write_run_json(run_dir: Path, cfg: TrainConfig, identity: str, fingerprint: str,
-                    data_root: str | Path, device: torch.device, precision: Precision,
-                    n_train: int, n_val: int) -> None:
-    source = describe(data_root)
+def training_data(data_root: str | Path, fingerprint: str, n_train: int, n_val: int
+                  ) -> dict[str, Any]:
+    """What a model learnt from, as run.json and every checkpoint record it: the copy's
+    source (kind, dataset, label, credit), where it was, its fingerprint and the image counts."""
+    return {**dataclasses.asdict(describe(data_root)), "root": display_path(data_root),
+            "fingerprint": fingerprint, "n_train_images": n_train, "n_val_images": n_val}
+
+
+def _write_run_json(run_dir: Path, cfg: TrainConfig, identity: str, trained_on: dict[str, Any],
+                    device: torch.device, precision: Precision) -> None:
     info = {
         "run_id": identity,
         "config": cfg.to_dict(),
-        "data": {"root": display_path(data_root), "fingerprint": fingerprint,
-                 "kind": source.kind, "dataset": source.dataset, "label": source.label,
-                 "credit": source.credit},
+        "data": trained_on,
         "schedule": {"kind": "cosine", "epochs": cfg.epochs, "lr": cfg.lr},
         "augmentation": dataclasses.asdict(AugmentSpec()) if cfg.augment else None,
-        "n_train_images": n_train,
-        "n_val_images": n_val,
+        "n_train_images": trained_on["n_train_images"],
+        "n_val_images": trained_on["n_val_images"],
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
         else platform.processor() or platform.machine(),
