@@ -38,7 +38,11 @@ def test_every_setting_is_a_row_with_one_run_per_seed(compared):
         assert len(set(row["run_ids"])) == 2
         for run_id in row["run_ids"]:
             assert json.loads(packed[run_id]["metrics.json"])["run_id"] == run_id
-        assert row["lung_dice"].keys() == {"mean", "std"}
+        assert row["lung_dice_imagewise"].keys() == {"mean", "std"}
+    assert list(comparison["rows"][0])[4:] == [
+        "lung_dice_imagewise", "lung_iou_imagewise", "infection_dice_imagewise",
+        "infection_iou_imagewise", "lung_hd95_mean", "covid_infection_dice_imagewise",
+        "infection_healthy_fp_rate", "train_minutes"]
     assert not list(compared.rglob("metrics.json"))
     unet, unetpp = comparison["rows"]
     assert unetpp["parameters"] > unet["parameters"] and unetpp["gflop_per_image"] > 0
@@ -56,10 +60,10 @@ def test_a_fresh_comparison_is_consistent_and_a_tampered_row_is_named(compared, 
     assert "--only 'colour=red'" in capsys.readouterr().err
     copy = shutil.copytree(compared, tmp_path / "copy")
     comparison = json.loads((copy / COMPARISON_FILE).read_text())
-    comparison["rows"][1]["lung_iou"]["mean"] = 0.99
+    comparison["rows"][1]["lung_iou_imagewise"]["mean"] = 0.99
     (copy / COMPARISON_FILE).write_text(json.dumps(comparison))
     [problem] = consistency(copy)
-    assert "row {'model': 'unetpp'} lung_iou" in problem
+    assert "row {'model': 'unetpp'} lung_iou_imagewise" in problem
     assert main(["compare", "--out", str(copy), "--table"]) == 1
 
 
@@ -78,13 +82,15 @@ def test_a_run_missing_from_the_runs_file_is_named(compared, tmp_path):
 def test_the_table_shows_mean_and_spread_in_percent():
     comparison = {"varied": ["model"], "rows": [{
         "setting": {"model": "unet"}, "parameters": 1234, "gflop_per_image": 1.5,
-        "lung_dice": {"mean": 0.95, "std": 0.01}, "train_minutes": {"mean": 2.0, "std": None}}]}
+        "lung_dice_imagewise": {"mean": 0.95, "std": 0.01},
+        "train_minutes": {"mean": 2.0, "std": None}}]}
     assert markdown_table(comparison).splitlines()[2] == (
         "| unet | 1,234 | 1.50 | 95.00 ± 1.00 | 2.00 ± n/a |")
 
 
 def test_only_keeps_the_rows_with_those_values_and_names_a_filter_that_keeps_none():
-    row = {"parameters": 1, "gflop_per_image": 1.0, "lung_dice": {"mean": 0.9, "std": None}}
+    row = {"parameters": 1, "gflop_per_image": 1.0,
+           "lung_dice_imagewise": {"mean": 0.9, "std": None}}
     comparison = {"varied": ["model", "image_size"], "rows": [
         {**row, "setting": {"model": m, "image_size": size}}
         for m in ("unet", "unetpp") for size in (64, 128)]}

@@ -22,11 +22,17 @@ from practical3.base.errors import ResultsError
 from practical3.base.text import fmt
 from practical3.evaluation.results import MAKERS, Results, load
 from practical3.models.inspection import count_parameters, forward_flops
+from practical3.scoring.metrics import HEALTHY_FP, score_key
 from practical3.training.config import TrainConfig
 
 COMPARISON_FILE = "comparison.json"
 RUNS_FILE = "runs.json"
 TOLERANCE = 1e-9
+# A row's scores beside the per-target Dice and IoU (``score_key`` names, as in metrics.json).
+LUNG_HD95 = score_key("lung", "hd95_mean")
+COVID_INFECTION_DICE = "covid_" + score_key("infection", "dice_imagewise")
+HEALTHY_FP_RATE = score_key("infection", HEALTHY_FP)
+TRAIN_MINUTES = "train_minutes"
 
 
 def read(out_dir: str | Path) -> dict[str, Any]:
@@ -67,37 +73,28 @@ def unpack(packed: dict[str, dict[str, str]], run_ids: list[str]) -> list[Result
 def summarize(runs: list[Results], cfg: TrainConfig) -> dict[str, Any]:
     """Mean and standard deviation over seeds of the headline scores of ``runs``."""
     model = cfg.build_model()
-    values = {name: [score(r, name) for r in runs] for name in scores_of(runs[0])}
+    scores = [headline(r) for r in runs]
     return {
         "run_ids": [r.run_id for r in runs],
         "parameters": count_parameters(model),
         "gflop_per_image": forward_flops(model, cfg.image_size) / 1e9,
-        **{name: mean_std(v) for name, v in values.items()},
+        **{name: mean_std([s[name] for s in scores]) for name in scores[0]},
     }
 
 
-def scores_of(results: Results) -> list[str]:
-    """The headline scores of a run: Test Dice and IoU per target, the lungs' HD95, the
-    COVID-19 infection Dice and the healthy false-positive rate, the training time."""
-    names = [f"{t}_{m}" for t in results.targets for m in ("dice", "iou")] + ["lung_hd95"]
-    if "infection" in results.targets:
-        names += ["covid_infection_dice", "healthy_fp_rate"]
-    return [*names, "train_minutes"]
-
-
-def score(results: Results, name: str) -> float | None:
-    """One headline score of a run, read from its results files."""
+def headline(results: Results) -> dict[str, float | None]:
+    """The headline scores of a run, read from its results files and named as in them: Test
+    Dice and IoU (imagewise) per target, the lungs' mean HD95, the COVID-19 images' infection
+    Dice and the healthy false-positive rate, and the training time."""
     metrics = results.metrics["metrics"]
-    if name == "lung_hd95":
-        return results.metrics["boundary"]["lung"]["all"]["hd95_mean"]
-    if name == "covid_infection_dice":
-        return metrics["infection"]["COVID-19"]["dice_imagewise"]
-    if name == "healthy_fp_rate":
-        return metrics["infection"]["all"]["healthy_fp_rate"]
-    if name == "train_minutes":
-        return float(results.history["epoch_time_s"].sum()) / 60
-    target, metric = name.rsplit("_", 1)
-    return metrics[target]["all"][f"{metric}_imagewise"]
+    scores = {score_key(t, s): metrics[t]["all"][s]
+              for t in results.targets for s in ("dice_imagewise", "iou_imagewise")}
+    scores[LUNG_HD95] = results.metrics["boundary"]["lung"]["all"]["hd95_mean"]
+    if "infection" in results.targets:
+        scores[COVID_INFECTION_DICE] = metrics["infection"]["COVID-19"]["dice_imagewise"]
+        scores[HEALTHY_FP_RATE] = metrics["infection"]["all"][HEALTHY_FP]
+    scores[TRAIN_MINUTES] = float(results.history["epoch_time_s"].sum()) / 60
+    return scores
 
 
 def mean_std(values: list[float | None]) -> dict[str, float | None]:
@@ -125,8 +122,9 @@ def consistency(out_dir: str | Path) -> list[str]:
         problems += [f"{runs_file}: run {run_id} holds the results of run {r.run_id}"
                      for run_id, r in zip(row["run_ids"], runs, strict=True)
                      if r.run_id != run_id]
-        for name in scores_of(runs[0]):
-            again = mean_std([score(r, name) for r in runs])
+        scores = [headline(r) for r in runs]
+        for name in scores[0]:
+            again = mean_std([s[name] for s in scores])
             if not _close(again, row[name]):
                 problems.append(f"{out_dir}/{COMPARISON_FILE}: row {row['setting']} {name} "
                                 f"{row[name]} differs from its runs' results ({again})")
@@ -138,10 +136,10 @@ def _close(a: dict[str, float | None], b: dict[str, float | None]) -> bool:
                and abs(a[k] - b[k]) <= TOLERANCE) for k in ("mean", "std"))
 
 
-HEADINGS = {"lung_dice": "lung Dice %", "lung_iou": "lung IoU %",
-            "infection_dice": "infection Dice %", "infection_iou": "infection IoU %",
-            "lung_hd95": "lung HD95 px", "covid_infection_dice": "COVID-19 infection Dice %",
-            "healthy_fp_rate": "healthy FP %", "train_minutes": "training min"}
+HEADINGS = {score_key(t, f"{m}_imagewise"): f"{t} {title} %"
+            for t in ("lung", "infection") for m, title in (("dice", "Dice"), ("iou", "IoU"))}
+HEADINGS |= {LUNG_HD95: "lung HD95 px", COVID_INFECTION_DICE: "COVID-19 infection Dice %",
+             HEALTHY_FP_RATE: "healthy FP %", TRAIN_MINUTES: "training min"}
 
 
 def markdown_table(comparison: dict[str, Any], only: dict[str, Any] | None = None) -> str:
