@@ -56,7 +56,13 @@ from practical3.models import build_model
 from practical3.models.inspection import forward_flops
 from practical3.training import checkpoint
 from practical3.training.config import profile
-from practical3.training.device import Precision, choose_precision, resolve_device, to_device
+from practical3.training.device import (
+    Precision,
+    choose_precision,
+    device_name,
+    resolve_device,
+    to_device,
+)
 from practical3.training.loop import train_step
 from practical3.training.losses import build_loss
 
@@ -185,8 +191,7 @@ def peak_of(device: torch.device, precision: str) -> float | None:
     """The device's dense peak TFLOP/s at ``precision`` (None off a known GPU)."""
     if device.type != "cuda":
         return None
-    name = torch.cuda.get_device_name(device)
-    peaks = next((p for key, p in PEAK_TFLOPS.items() if key in name), None)
+    peaks = next((p for key, p in PEAK_TFLOPS.items() if key in device_name(device)), None)
     return peaks.get(precision) if peaks else None
 
 
@@ -291,8 +296,8 @@ def main() -> None:
     args = parser.parse_args()
     # Enough Train images that the measured steps never wrap around a DataLoader epoch.
     per_class = math.ceil((args.warmup + args.steps + 2) * args.batch_size / 3)
-    device_name = torch.cuda.get_device_name(device) if gpu else f"CPU ({os.cpu_count()} cores)"
-    print(f"device: {device_name}, torch {torch.__version__}, {per_class} Train images a class")
+    machine = device_name(device)
+    print(f"device: {machine}, torch {torch.__version__}, {per_class} Train images a class")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PRACTICAL3_CACHE"] = str(Path(tmp) / "cache")
         root = synthesize(Path(tmp) / "synthetic", per_class=per_class, size=args.image_size,
@@ -343,7 +348,7 @@ def main() -> None:
     speedup = results[1].train_images_per_s / baseline.train_images_per_s
     if args.json:
         write_text(args.json, json.dumps({
-            "device": device_name, "cuda": torch.version.cuda, "torch": torch.__version__,
+            "device": machine, "cuda": torch.version.cuda, "torch": torch.__version__,
             "python": platform.python_version(), "commit": commit(),
             "date": datetime.date.today().isoformat(), "settings": vars(args) | {
                 "json": str(args.json), "train_images": len(train_rows),

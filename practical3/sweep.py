@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import platform
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ from practical3.evaluation.evaluate import evaluate
 from practical3.evaluation.results import gather_run, load
 from practical3.session import run_dir_for
 from practical3.training.config import TrainConfig
-from practical3.training.device import resolve_device
+from practical3.training.device import device_name, resolve_device
 from practical3.training.loop import ensure_trained
 from practical3.training.runs import BEST
 
@@ -87,13 +86,11 @@ def compare(data_root: str | Path, base: TrainConfig, grid: dict[str, list[Any]]
                 runs.append(load(results_dir))
             rows.append({"setting": setting, **summarize(runs, base.replace(**setting))})
     source = describe(data_root)
-    device = resolve_device(base.device)
     comparison = {
         "data": {"label": source.label, "credit": source.credit, "dataset": source.dataset,
                  "kind": source.kind, "root": display_path(data_root), "part": base.part},
         "base": base.to_dict(), "varied": list(grid), "seeds": list(seeds),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda"
-        else f"CPU ({platform.machine()})", "torch": torch.__version__,
+        "device": device_name(resolve_device(base.device)), "torch": torch.__version__,
         "rows": rows,
     }
     write_text(out_dir / RUNS_FILE, json.dumps(packed, indent=1, sort_keys=True) + "\n")

@@ -6,7 +6,7 @@ import torch
 from practical3.base.errors import ConfigError
 from practical3.training import device as device_module
 from practical3.training import loop as train_module
-from practical3.training.device import Precision, check_supported, choose_precision
+from practical3.training.device import Precision, check_supported, choose_precision, device_name
 
 CUDA = torch.device("cuda")
 
@@ -34,6 +34,13 @@ def test_the_cpu_trains_in_fp32_and_an_explicit_choice_is_kept():
     assert choose_precision("bf16", cpu) == Precision("bf16")
     with pytest.raises(ConfigError, match="auto, bf16, fp16, fp32"):
         choose_precision("fp8", cpu)
+
+
+def test_the_machine_is_named_by_its_gpu_or_its_cpu(gpu, monkeypatch):
+    assert device_name(CUDA) == "Tesla T4"
+    monkeypatch.setattr(device_module.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(device_module.os, "cpu_count", lambda: 2)
+    assert device_name(torch.device("cpu")) == "x86_64 CPU, 2 cores"
 
 
 def test_only_fp16_gets_a_gradient_scaler():

@@ -8,6 +8,8 @@ has no kernels for (a P100 under a torch built for 7.5 and up) is refused up fro
 
 from __future__ import annotations
 
+import os
+import platform
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
@@ -34,6 +36,14 @@ def resolve_device(name: str) -> torch.device:
                               "--device cpu (slow at full size) or use --profile laptop or demo")
         check_supported(device)
     return device
+
+
+def device_name(device: torch.device) -> str:
+    """The machine a run, a comparison or a benchmark ran on, named one way for all of them:
+    the GPU's name, or the CPU's architecture and core count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores"
 
 
 def check_supported(device: torch.device) -> None:

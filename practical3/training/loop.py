@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import platform
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,7 +36,14 @@ from practical3.data.sources import describe
 from practical3.scoring.metrics import SCORES, CountsAccumulator, score_key
 from practical3.training import checkpoint
 from practical3.training.config import TrainConfig
-from practical3.training.device import FP32, Precision, choose_precision, resolve_device, to_device
+from practical3.training.device import (
+    FP32,
+    Precision,
+    choose_precision,
+    device_name,
+    resolve_device,
+    to_device,
+)
 from practical3.training.losses import build_loss
 from practical3.training.runs import BEST, HISTORY_FILE, LAST, RUN_FILE, run_id, saved_config
 
@@ -343,8 +349,7 @@ def _write_run_json(run_dir: Path, cfg: TrainConfig, identity: str, trained_on: 
         "n_train_images": trained_on["n_train_images"],
         "n_val_images": trained_on["n_val_images"],
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
-        else platform.processor() or platform.machine(),
+        "device_name": device_name(device),
         "precision": precision.name,
         "torch": torch.__version__,
     }
