@@ -1,6 +1,6 @@
-"""The benchmark's usual-notebook baseline (``benchmarks/baseline.py``): a per-sample Dataset
-with a v2 transform. It must feed the same tensors as the project's path, or the benchmark
-compares two different things."""
+"""The usual-notebook Dataset (``practical3.data.dataset``; notebook 03's own loop and
+``benchmarks/baseline.py`` use it): a per-sample Dataset with a v2 transform. It must feed the
+same tensors as the project's path, or the benchmark compares two different things."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from torch.utils.data import DataLoader
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from benchmarks.baseline import CachedSource, JointAugment, PngSource, SegmentationDataset
 from practical3.data import layout
 from practical3.data.augment import AugmentSpec
 from practical3.data.batches import DeviceBatches
 from practical3.data.cache import DecodedArrays, load_decoded
+from practical3.data.dataset import CachedSource, JointAugment, PngSource, SegmentationDataset
 from practical3.data.index import build_index, select_split
 from practical3.data.synth import synthesize
 
