@@ -14,12 +14,11 @@ from pathlib import Path
 
 from practical3.base.paths import PROFILE_ENV, data_dir, runs_dir
 from practical3.data import layout
-from practical3.data.fingerprint import data_fingerprint
 from practical3.data.index import build_index
 from practical3.data.sources import describe, is_synthetic, real_data_root
 from practical3.data.synth import synthesize
 from practical3.training.config import PROFILES, TrainConfig, profile
-from practical3.training.runs import default_run_dir, run_id
+from practical3.training.runs import default_run_dir, identify
 
 # (a CUDA GPU?, real data?) -> the profile ``auto`` picks, and why.
 AUTO: dict[tuple[bool, bool], tuple[str, str]] = {
@@ -28,6 +27,31 @@ AUTO: dict[tuple[bool, bool], tuple[str, str]] = {
     (False, True): ("laptop", "real data but no GPU: a subset at reduced size"),
     (False, False): ("demo", "no GPU and no real data: the CPU demo on the synthetic twin"),
 }
+
+
+def profile_table() -> str:
+    """``AUTO`` as the Markdown table the README shows (a test holds the README to it)."""
+    lines = ["| device | real data | profile | why | settings |", "|---|---|---|---|---|"]
+    for (gpu, real), (name, why) in AUTO.items():
+        cfg = profile(name)
+        lines.append(f"| {'GPU' if gpu else 'CPU'} | {'yes' if real else 'no'} | `{name}` | "
+                     f"{why} | {sizes(cfg)}; {trains_on(cfg, real)} |")
+    return "\n".join(lines)
+
+
+def sizes(cfg: TrainConfig) -> str:
+    """A profile's sizes in a few words: image side, base channels, epochs, batch."""
+    return (f"{cfg.image_size} px, base {cfg.base_channels}, {cfg.epochs} epochs, "
+            f"batch {cfg.batch_size}")
+
+
+def trains_on(cfg: TrainConfig, real: bool) -> str:
+    """What a profile trains on: the real copy (all of it, or its subset), or its twin."""
+    if not real:
+        return f"the synthetic twin ({len(layout.CLASSES) * cfg.synth.per_class} Train images)"
+    if cfg.max_train_images is None:
+        return "every image of the real copy"
+    return f"a {cfg.max_train_images} + {cfg.max_val_images} image subset of the real copy"
 
 
 def choose_profile(name: str, data: str | Path | None) -> TrainConfig:
@@ -67,22 +91,19 @@ def parts_to_train(data_root: str | Path) -> list[str]:
 def run_dir_for(cfg: TrainConfig, data_root: str | Path) -> Path:
     """The run folder of ``cfg`` on ``data_root``: ``runs/<profile>-<part>-<run id>``, the id
     from the config and the data's fingerprint, so other settings or data get another folder."""
-    index = build_index(data_root, parts=[cfg.part])
-    return default_run_dir(cfg, run_id(cfg, data_fingerprint(index, data_root)))
+    return default_run_dir(cfg, identify(cfg, data_root).run_id)
 
 
 @dataclass(frozen=True)
 class Session:
-    """A notebook's settings: the profile and why, the data, where its run and figures go."""
+    """A notebook's settings: the profile and why, the data, where its run and figures go
+    (``run_dir`` is worked out once, by ``start``: it indexes and fingerprints the data)."""
 
     cfg: TrainConfig
     reason: str
     data_root: Path
     device: str
-
-    @property
-    def run_dir(self) -> Path:
-        return run_dir_for(self.cfg, self.data_root)
+    run_dir: Path
 
     @property
     def figures_dir(self) -> Path:
@@ -98,8 +119,8 @@ class Session:
         cfg = self.cfg
         others = ", ".join(p for p in PROFILES if p != cfg.profile)
         return "\n".join([
-            f"profile {cfg.profile} ({self.reason}): {cfg.image_size} px, base "
-            f"{cfg.base_channels}, {cfg.epochs} epochs, {cfg.part} part, on {self.device}",
+            f"profile {cfg.profile} ({self.reason}): {sizes(cfg)}, {cfg.part} part, "
+            f"on {self.device}",
             describe(self.data_root).label,
             f"data: {self.data_root}",
             f"another profile: session = start(\"NAME\") with NAME one of {others}",
@@ -117,4 +138,5 @@ def start(name: str | None = None, data: str | Path | None = None) -> Session:
 
     device = resolve_device(cfg.device)  # an unusable GPU is named here, before any work
     root = Path(data) if data is not None else default_data_root(cfg)
-    return Session(cfg.replace(part=parts_to_train(root)[0]), reason, root, str(device))
+    cfg = cfg.replace(part=parts_to_train(root)[0])
+    return Session(cfg, reason, root, str(device), run_dir_for(cfg, root))

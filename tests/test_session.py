@@ -1,6 +1,7 @@
 """What a notebook or `make figures` starts from: the profile and why, the data, the folders."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,7 +11,15 @@ from practical3.base.errors import ConfigError
 from practical3.base.paths import DATA_ENV, PROFILE_ENV, find_project_root
 from practical3.data import sources
 from practical3.data.sources import SYNTHETIC_MARKER, describe
-from practical3.session import AUTO, choose_profile, default_data_root, explain_profile, start
+from practical3.session import (
+    AUTO,
+    choose_profile,
+    default_data_root,
+    explain_profile,
+    profile_table,
+    start,
+)
+from practical3.training import runs
 from practical3.training.config import profile
 
 
@@ -23,6 +32,22 @@ def test_auto_follows_the_one_table(data, tmp_path, monkeypatch, gpu, real, expe
     cfg, why = explain_profile("auto", copy)
     assert cfg.profile == expected == AUTO[gpu, real][0]
     assert why == f"auto: {AUTO[gpu, real][1]}"
+
+
+def test_the_readme_shows_the_one_table():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert profile_table() in readme
+    assert profile_table().splitlines()[4] == (
+        "| CPU | yes | `laptop` | real data but no GPU: a subset at reduced size | 128 px, "
+        "base 32, 10 epochs, batch 16; a 900 + 300 image subset of the real copy |")
+
+
+def test_the_run_folder_is_worked_out_once_at_start(data, monkeypatch):
+    session = start("smoke", data=data)
+    identity = runs.identify(session.cfg, data)
+    assert session.run_dir.name == f"smoke-{session.cfg.part}-{identity.run_id}"
+    monkeypatch.setattr(runs, "build_index", lambda *a, **k: pytest.fail("indexed again"))
+    assert session.run_dir == session.run_dir
 
 
 def test_named_profiles_are_kept_and_unknown_ones_refused(data):

@@ -30,8 +30,7 @@ from practical3.base.text import fmt
 from practical3.data.augment import AugmentSpec
 from practical3.data.batches import batches
 from practical3.data.cache import load_decoded
-from practical3.data.fingerprint import data_fingerprint
-from practical3.data.index import build_index, select_split
+from practical3.data.index import select_split
 from practical3.data.sources import describe
 from practical3.scoring.metrics import SCORES, CountsAccumulator, score_key
 from practical3.training import checkpoint
@@ -45,7 +44,7 @@ from practical3.training.device import (
     to_device,
 )
 from practical3.training.losses import build_loss
-from practical3.training.runs import BEST, HISTORY_FILE, LAST, RUN_FILE, run_id, saved_config
+from practical3.training.runs import BEST, HISTORY_FILE, LAST, RUN_FILE, identify, saved_config
 
 LOG_EVERY = 10  # steps between progress-bar updates (each one waits for the device)
 
@@ -93,7 +92,7 @@ def ensure_trained(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
     if not last.exists():
         return train(cfg, data_root, run_dir, progress=progress)
     state = checkpoint.load(last)
-    _, _, identity = _identify(cfg, data_root)
+    _, _, identity = identify(cfg, data_root)
     if state.get("run_id") != identity:
         raise RunError(f"{run_dir} holds run {state.get('run_id')}, not run {identity} (other "
                        f"settings or other data; see its {RUN_FILE}): delete the folder or "
@@ -103,19 +102,12 @@ def ensure_trained(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
     return _run(cfg, data_root, Path(run_dir), state, progress)
 
 
-def _identify(cfg: TrainConfig, data_root: str | Path) -> tuple[pd.DataFrame, str, str]:
-    """The index of the run's part, the fingerprint of its files and the run id."""
-    index = build_index(data_root, parts=[cfg.part])
-    fingerprint = data_fingerprint(index, data_root)
-    return index, fingerprint, run_id(cfg, fingerprint)
-
-
 def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str, Any] | None,
          progress: bool) -> pd.DataFrame:
     """The training loop, from scratch (``state`` None) or from a ``last.pt`` state."""
     device = resolve_device(cfg.device)
     precision = choose_precision(cfg.precision, device)
-    index, fingerprint, identity = _identify(cfg, data_root)
+    index, fingerprint, identity = identify(cfg, data_root)
     if state is not None and state.get("run_id") != identity:
         raise RunError(f"the data in {data_root} differ from those run {state.get('run_id')} in "
                        f"{run_dir} started on: resume it on the same data, or start a new run")

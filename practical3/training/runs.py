@@ -11,9 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import pandas as pd
 
 from practical3.base.paths import runs_dir
+from practical3.data.fingerprint import data_fingerprint
+from practical3.data.index import build_index
 from practical3.training.config import TrainConfig
 
 LAST, BEST = "last.pt", "best.pt"
@@ -25,6 +29,22 @@ def run_id(cfg: TrainConfig, data_fingerprint: str) -> str:
     """The id of training ``cfg`` on the data with ``data_fingerprint``."""
     text = json.dumps({"config": cfg.to_dict(), "data": data_fingerprint}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:ID_LENGTH]
+
+
+class Identity(NamedTuple):
+    """What a run trains on and what it is called: its part's index, the fingerprint of those
+    files, and the run id."""
+
+    index: pd.DataFrame
+    fingerprint: str
+    run_id: str
+
+
+def identify(cfg: TrainConfig, data_root: str | Path) -> Identity:
+    """Index ``cfg``'s part of ``data_root``, fingerprint its files and derive the run id."""
+    index = build_index(data_root, parts=[cfg.part])
+    fingerprint = data_fingerprint(index, data_root)
+    return Identity(index, fingerprint, run_id(cfg, fingerprint))
 
 
 def default_run_dir(cfg: TrainConfig, identity: str) -> Path:
