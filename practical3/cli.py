@@ -133,25 +133,41 @@ def _figures(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    """Write or check one report (``--place``, or ``--results``/``--report``/``--figures``),
+    or with none of them every committed report that has results."""
     from practical3 import report
-    from practical3.base.paths import results_dir
+    from practical3.base.paths import COMMITTED_PLACES, ReportPlace, report_place
 
-    results, path = args.results or results_dir(), args.report or report.default_report()
-    if not args.check:
-        print(f"wrote {report.write(results, path)}")
-        return 0
-    problems = report.check(results, path)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    print(f"{path}: {len(problems)} problem(s)" if problems
-          else f"{path}: every number matches {results}, every figure is present")
-    return 1 if problems else 0
+    if args.results or args.report or args.figures:
+        real = report_place(args.place or "real")
+        places = [ReportPlace("given", args.report or real.report, args.results or real.results,
+                              args.figures or real.figures)]
+    else:
+        names = [args.place] if args.place else COMMITTED_PLACES
+        places = [p for p in map(report_place, names) if args.place or p.results.is_dir()]
+        if not places:
+            raise UserError("no committed report has results here (report/results, "
+                            "report/twin/results, report/gpu/results): run `make figures`")
+    failed = 0
+    for place in places:
+        if not args.check:
+            print(f"wrote {report.write(place.results, place.report, figures=place.figures)}")
+            continue
+        problems = report.check(place.results, place.report, figures=place.figures)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"{place.report}: {len(problems)} problem(s)" if problems else
+              f"{place.report}: every number matches {place.results}, every figure is present")
+        failed += bool(problems)
+    return 1 if failed else 0
 
 
 def _pipeline(args: argparse.Namespace) -> None:
     from practical3.pipeline import run
 
-    print(f"wrote {run(args.profile, args.data, parts=args.parts, progress=not args.quiet)}")
+    report = run(args.profile, args.data, parts=args.parts, place=args.place,
+                 progress=not args.quiet)
+    print(f"wrote {report}")
 
 
 # --- arguments of each command --------------------------------------------------------------
@@ -281,8 +297,11 @@ def _figures_arguments(p: Parser) -> None:
 def _report_arguments(p: Parser) -> None:
     p.add_argument("--results", type=Path, help=RESULTS_HELP)
     p.add_argument("--report", type=Path, help="the report (default report/report.md)")
+    p.add_argument("--figures", type=Path, help="its figures folder (default figures/)")
+    _place_argument(p)
     p.add_argument("--check", action="store_true",
-                   help="exit 1 naming every number, figure or statement that disagrees")
+                   help="exit 1 naming every number, figure or statement that disagrees; "
+                        "with no place or folder given, every committed report")
 
 
 def _pipeline_arguments(p: Parser) -> None:
@@ -294,7 +313,16 @@ def _pipeline_arguments(p: Parser) -> None:
     p.add_argument("--parts", nargs="+", choices=list(PARTS),
                    help="parts to train (default: those the copy holds; the synthetic twin's "
                         "Infection part)")
+    _place_argument(p)
     _quiet_argument(p)
+
+
+def _place_argument(p: Parser) -> None:
+    from practical3.base.paths import COMMITTED_PLACES
+
+    p.add_argument("--place", choices=COMMITTED_PLACES,
+                   help="a committed report: real (report/report.md), twin (report/twin/) or "
+                        "gpu (report/gpu/); default: the one the data belong to")
 
 
 Command = tuple[str, Callable[[Parser], None], Callable[[argparse.Namespace], int | None]]

@@ -3,13 +3,18 @@
 It trains what the copy holds: the Infection part's model (lung and infection) and, when the
 copy has it, the Lung part's model (lungs), each with the profile that fits the device. The
 default synthetic twin trains the Infection part only. Each stage reuses what is already done:
-a finished run of the same id is not retrained, a cache not rebuilt. Results go to
-``report/results/<part>/``; results and figures of parts not trained this time are removed, so
-the folder never mixes runs.
+a finished run of the same id is not retrained, a cache not rebuilt.
+
+Where the report goes follows the data (``choose_place``): real COVID-QU-Ex makes the committed
+real report (``report/report.md``, or ``report/gpu/`` when trained on a GPU), the synthetic twin
+the twin's (``report/twin/``), any other copy a report under ``runs/reports/`` unless a place
+is named. Results go to ``<results>/<part>/``; results and figures of parts not trained this
+time are removed, so a place never mixes runs.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -19,31 +24,51 @@ from typing import TypeVar
 from practical3 import report
 from practical3.base import paths
 from practical3.data import layout
+from practical3.data.sources import describe
 from practical3.evaluation.evaluate import evaluate
 from practical3.evaluation.results import MAKERS, gather_run
 from practical3.plots import eda, evaluation, model
 from practical3.session import choose_profile, default_data_root, parts_to_train, run_dir_for
 from practical3.training.config import TrainConfig
+from practical3.training.device import resolve_device
 from practical3.training.loop import ensure_trained
 from practical3.training.runs import BEST
 
 T = TypeVar("T")
 
 
+def choose_place(root: str | Path, cfg: TrainConfig) -> paths.ReportPlace:
+    """The report place for ``cfg`` trained on the copy at ``root``: ``twin`` for the synthetic
+    twin, ``real`` (CPU) or ``gpu`` for real COVID-QU-Ex, else ``runs/reports/<dataset>/``."""
+    source = describe(root)
+    if source.kind == "synthetic":
+        return paths.report_place("twin")
+    if source.is_covidqu:
+        on_gpu = resolve_device(cfg.device).type == "cuda"
+        return paths.report_place("gpu" if on_gpu else "real")
+    slug = re.sub(r"[^a-z0-9]+", "-", source.dataset.lower()).strip("-") or "data"
+    return paths.scratch_place(slug)
+
+
 def run(profile_name: str = "auto", data: str | Path | None = None, *,
-        parts: list[str] | None = None, results_dir: str | Path | None = None,
-        figures_dir: str | Path | None = None, report_path: str | Path | None = None,
-        progress: bool = True) -> Path:
+        parts: list[str] | None = None, place: str | None = None,
+        results_dir: str | Path | None = None, figures_dir: str | Path | None = None,
+        report_path: str | Path | None = None, progress: bool = True) -> Path:
     """Run every stage and return the written report's path; prints the time of each stage.
 
-    ``parts`` defaults to ``parts_to_train``. Folders default to the project's
-    (``report/results``, ``figures/``, ``report/report.md``; runs under ``runs/``). The report
-    links its figures as ``../figures/NAME.png``.
+    ``parts`` defaults to ``parts_to_train``. The report, its results and figures go to the
+    committed place named ``place``, else to the one ``choose_place`` gives the data; each of
+    ``results_dir``, ``figures_dir`` and ``report_path`` overrides its part of the place. Runs
+    go under ``runs/``.
     """
     base = choose_profile(profile_name, data)
-    results_dir = Path(results_dir or paths.results_dir())
-    figures_dir = Path(figures_dir or paths.figures_dir())
     root = _stage("data", lambda: Path(data) if data else default_data_root(base))
+    where = paths.report_place(place) if place else choose_place(root, base)
+    results_dir = Path(results_dir or where.results)
+    figures_dir = Path(figures_dir or where.figures)
+    report_path = Path(report_path or where.report)
+    print(f"report: {paths.display_path(report_path)} (results {paths.display_path(results_dir)},"
+          f" figures {paths.display_path(figures_dir)})")
     parts = parts or parts_to_train(root)
     print(f"profile {base.profile}: {base.image_size} px, base {base.base_channels}, "
           f"{base.epochs} epochs; parts: {', '.join(parts)}")
@@ -53,7 +78,8 @@ def run(profile_name: str = "auto", data: str | Path | None = None, *,
     _remove_other_parts(results_dir, figures_dir, parts)
     for part in parts:
         _model_stages(base.replace(part=part), root, results_dir / part, figures_dir, progress)
-    return _stage("report", lambda: report.write(results_dir, report_path))
+    return _stage("report", lambda: report.write(results_dir, report_path,
+                                                 figures=figures_dir))
 
 
 def _model_stages(cfg: TrainConfig, root: Path, results_dir: Path, figures_dir: Path,

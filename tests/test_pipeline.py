@@ -5,10 +5,12 @@ import shutil
 import pytest
 
 from practical3 import report
+from practical3.base.paths import report_place, runs_dir
 from practical3.data import layout
-from practical3.pipeline import run
+from practical3.pipeline import choose_place, run
 from practical3.plots.evaluation import figure_names
 from practical3.session import parts_to_train
+from practical3.training.config import profile
 
 
 @pytest.fixture
@@ -82,3 +84,17 @@ def test_a_one_class_cluttered_copy_goes_through_the_whole_pipeline(data, projec
     assert report.check(project / "report" / "results", written) == []
     assert "Normal" not in (project / "report" / "results" / "infection" / "per_image.csv"
                             ).read_text()
+
+
+def test_the_data_choose_the_report_place(data, tmp_path, monkeypatch):
+    """The twin writes only report/twin and figures/twin; real COVID-QU-Ex on a CPU the real
+    report; any other copy a scratch report under runs/reports, never a committed one."""
+    cfg = profile("smoke").replace(device="cpu")
+    assert choose_place(data, cfg) == report_place("twin")
+    assert report_place("twin").figures_link == "../../figures/twin"
+    assert report_place("real").figures_link == "../figures"
+    real = tmp_path / "real"  # the twin's files under the archive's names, no marker: real
+    shutil.copytree(data, real, ignore=shutil.ignore_patterns("SYNTHETIC.json"))
+    assert choose_place(real, cfg) == report_place("real")
+    monkeypatch.setenv("PRACTICAL3_DATA_LABEL", "films of hospital X")
+    assert choose_place(real, cfg).report.is_relative_to(runs_dir() / "reports")

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+from practical3.base.errors import OutputError
 
 HOME_ENV = "PRACTICAL3_HOME"
 PROFILE_ENV = "PRACTICAL3_PROFILE"
@@ -57,6 +60,30 @@ def cache_dir() -> Path:
     return _from_env(CACHE_ENV, data_dir() / "cache")
 
 
+def cache_folder() -> Path:
+    """``cache_dir()``, created if absent; a ``$PRACTICAL3_CACHE`` that names a file or a place
+    that cannot be written is an error naming it."""
+    setting = f"${CACHE_ENV}" if os.environ.get(CACHE_ENV) else "the cache folder"
+    return writable_folder(cache_dir(), setting)
+
+
+def writable_folder(path: str | Path, setting: str) -> Path:
+    """``path`` as a folder this process can write, created if absent; else an OutputError
+    naming ``setting`` (the option or variable it came from) and the fix."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        reason = "a file is in the way" if isinstance(err, (FileExistsError, NotADirectoryError)) \
+            else err.strerror
+        raise OutputError(f"{setting} {path}: cannot be a folder ({reason}); point it at a "
+                          "writable folder") from err
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{setting} {path}: this folder is not writable; point it at a "
+                          "writable folder")
+    return path
+
+
 def runs_dir() -> Path:
     """Training runs: ``$PRACTICAL3_RUNS`` or ``runs/``."""
     return _from_env(RUNS_ENV, PROJECT_ROOT / "runs")
@@ -75,6 +102,47 @@ def report_dir() -> Path:
 def results_dir() -> Path:
     """The results folder the committed report is made from: ``report/results``."""
     return report_dir() / "results"
+
+
+@dataclass(frozen=True)
+class ReportPlace:
+    """Where one report lives: its Markdown file, the results it is made from, its figures."""
+
+    name: str
+    report: Path
+    results: Path
+    figures: Path
+
+    @property
+    def figures_link(self) -> str:
+        """The figures folder as the report links it: relative to the report's folder."""
+        return Path(os.path.relpath(self.figures, self.report.parent)).as_posix()
+
+
+# The committed reports, each made from one kind of data: real COVID-QU-Ex on a CPU ("real"),
+# the synthetic twin a fresh clone makes ("twin"), real COVID-QU-Ex on a GPU ("gpu").
+COMMITTED_PLACES = ("real", "twin", "gpu")
+
+
+def report_place(name: str) -> ReportPlace:
+    """A committed report's place: ``real`` is ``report/report.md``, ``report/results/`` and
+    ``figures/``; ``twin`` and ``gpu`` are ``report/NAME/report.md``, ``report/NAME/results/``
+    and ``figures/NAME/``: fixed places in the repository (``$PRACTICAL3_FIGURES`` moves only
+    figures drawn outside a report)."""
+    if name not in COMMITTED_PLACES:
+        raise ValueError(f"no committed report called {name!r}: one of {COMMITTED_PLACES}")
+    figures = PROJECT_ROOT / "figures"
+    if name == "real":
+        return ReportPlace(name, report_dir() / "report.md", results_dir(), figures)
+    folder = report_dir() / name
+    return ReportPlace(name, folder / "report.md", folder / "results", figures / name)
+
+
+def scratch_place(label: str) -> ReportPlace:
+    """Where a report of other data goes unless a committed place is asked for:
+    ``runs/reports/<label>/`` (report.md, results/, figures/), never a committed report."""
+    folder = runs_dir() / "reports" / label
+    return ReportPlace(label, folder / "report.md", folder / "results", folder / "figures")
 
 
 def display_path(path: str | Path) -> str:

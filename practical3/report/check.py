@@ -17,7 +17,7 @@ from practical3.evaluation.comparison import consistency as comparison_consisten
 from practical3.evaluation.results import Results, consistency, digest, load_parts
 from practical3.plots.common import provenance
 from practical3.report.context import SYNTHETIC_STATEMENT
-from practical3.report.render import comparison_of, default_report, render
+from practical3.report.render import comparison_of, default_report, figures_link, render
 from practical3.scoring.metrics import score_key
 
 TOLERANCE = 1e-9  # Dice >= IoU holds exactly; allow float rounding only
@@ -26,7 +26,7 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
 def check(results_dir: str | Path | None = None, report_path: str | Path | None = None,
-          template: str | Path | None = None) -> list[str]:
+          template: str | Path | None = None, figures: str | Path | None = None) -> list[str]:
     """Every problem with the report at ``report_path``: results files that do not come from
     one run, a Dice below its IoU anywhere in the results, text that differs from a fresh
     render, a linked figure that is missing, empty, not a PNG, another figure under its name
@@ -45,7 +45,8 @@ def check(results_dir: str | Path | None = None, report_path: str | Path | None 
     if not report.is_file():
         return [*problems, f"{report}: no report; write it with `practical3 report`"]
     text = report.read_text(encoding="utf-8")
-    problems += _differences(text, render(results_dir, template), report)
+    problems += _differences(text, render(results_dir, template, figures_link(report, figures)),
+                             report)
     for link in dict.fromkeys(_FIGURE_LINK.findall(text)):
         problems += _figure_problems(report.parent / link, link, parts)
     first = next(iter(parts.values())).metrics["data"]

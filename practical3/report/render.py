@@ -11,13 +11,14 @@ The template is prose with placeholders, so no result is ever typed by hand:
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from practical3.base.atomic import write_text
 from practical3.base.errors import TemplateError
-from practical3.base.paths import report_dir
+from practical3.base.paths import figures_dir, report_dir
 from practical3.base.paths import results_dir as results_default
 from practical3.base.text import MISSING
 from practical3.evaluation.comparison import COMPARISON_FILE
@@ -83,10 +84,21 @@ def _fill(expression: str, ctx: dict[str, Any]) -> str:
     return FORMATS[fmt](value) if fmt else _plain(value)
 
 
-def render(results_dir: str | Path | None = None, template: str | Path | None = None) -> str:
-    """The report's Markdown for the results in ``results_dir``: same results, same text."""
+def figures_link(report_path: str | Path | None = None,
+                 figures: str | Path | None = None) -> str:
+    """How a report at ``report_path`` links the figures folder ``figures`` (relative)."""
+    report = Path(report_path or default_report()).resolve()
+    return Path(os.path.relpath(Path(figures or figures_dir()).resolve(), report.parent)
+                ).as_posix()
+
+
+def render(results_dir: str | Path | None = None, template: str | Path | None = None,
+           link: str = "../figures") -> str:
+    """The report's Markdown for the results in ``results_dir``, its figures linked under
+    ``link``: same results, same text."""
     template = Path(template or default_template())
     ctx = context(load_parts(results_dir), comparison_of(results_dir))
+    ctx["figures_link"] = link
     text = template.read_text(encoding="utf-8")
     try:
         text = _BLOCK.sub(lambda m: m[2] if _lookup(ctx, m[1]) else (m[3] or ""), text)
@@ -96,7 +108,9 @@ def render(results_dir: str | Path | None = None, template: str | Path | None = 
 
 
 def write(results_dir: str | Path | None = None, report_path: str | Path | None = None,
-          template: str | Path | None = None) -> Path:
+          template: str | Path | None = None, figures: str | Path | None = None) -> Path:
     """Render the report and write it atomically to ``report_path`` (default
-    ``report/report.md``)."""
-    return write_text(report_path or default_report(), render(results_dir, template))
+    ``report/report.md``), linking the figures in ``figures`` (default ``figures/``)."""
+    report_path = Path(report_path or default_report())
+    return write_text(report_path, render(results_dir, template,
+                                          figures_link(report_path, figures)))
