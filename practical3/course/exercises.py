@@ -1,0 +1,341 @@
+"""The exercises of the four notebooks, each with a check that gives feedback.
+
+A notebook's answer cell calls ``check_exercise("2.1", answer, *context)``: with ``answer``
+still ``None`` it says "not yet" and gives the hint; otherwise the check recomputes the right
+value (from the ``context`` the cell passes: the session's data, the run's results) and says
+whether the answer matches, and if not, what the usual mistake is. The instructor's answers
+are in ``course.solutions``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from practical3.data import layout
+from practical3.models import SegmentationNet
+from practical3.models.blocks import DoubleConv
+from practical3.models.inspection import count_parameters
+from practical3.scoring.metrics import confusion_counts, dice_from_counts
+from practical3.training.losses import ImageDiceLoss
+
+Verdict = tuple[bool, str]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: its title (the notebook's heading), a hint, and the check of an answer."""
+
+    key: str
+    title: str
+    hint: str
+    check: Callable[..., Verdict]  # (answer, *context) -> (right?, what to say)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What a check says about one answer."""
+
+    key: str
+    right: bool
+    message: str
+
+    def __str__(self) -> str:
+        verdict = "right" if self.right else "not yet"
+        return f"Exercise {self.key}: {verdict}. {self.message}"
+
+
+def _number(answer: Any) -> float:
+    """An answer as a float (a 0-d tensor or numpy scalar too); ValueError if it is not one."""
+    if isinstance(answer, bool) or not isinstance(answer, int | float | np.number | torch.Tensor):
+        raise ValueError(f"expected a number, got {type(answer).__name__}")
+    return float(answer)
+
+
+def _close(answer: Any, expected: float, rel: float = 1e-3, abs_: float = 1e-6) -> bool:
+    return math.isclose(_number(answer), expected, rel_tol=rel, abs_tol=abs_)
+
+
+# Notebook 01: the data.
+
+def _test_count(index: pd.DataFrame, part: str, classes: tuple[str, ...]) -> int:
+    rows = index[(index["part"] == part) & (index["split"] == "Test")]
+    return int(rows["cls"].isin(classes).sum())
+
+
+def check_1_1(answer: Any, index: pd.DataFrame, part: str) -> Verdict:
+    expected = _test_count(index, part, ("COVID-19",))
+    if _number(answer) == expected:
+        return True, f"{expected} COVID-19 images in the Test split of {layout.PARTS[part]}."
+    if _number(answer) == _test_count(index, part, layout.CLASSES):
+        return False, "That counts every class of the Test split: keep COVID-19 only."
+    if _number(answer) == int(((index["part"] == part) & (index["cls"] == "COVID-19")).sum()):
+        return False, "That counts COVID-19 images of every split: keep Test only."
+    return False, "Filter on both columns, split and cls, then count the rows."
+
+
+def check_1_2(answer: Any, areas: pd.DataFrame) -> Verdict:
+    covid = areas[areas["cls"] == "COVID-19"]["infection_area"]
+    if covid.isna().all():
+        return True, "This copy has no infection masks (Lung part): nothing to compute."
+    expected = 1 - float(covid.mean())
+    if _close(answer, expected):
+        return True, (f"{expected:.1%} of the pixels right while finding no infection at all: "
+                      "pixel accuracy hides a missed minority, Dice does not (its Dice is 0).")
+    if _close(answer, 0.0):
+        return False, ("Accuracy counts every pixel, background included: the background "
+                       "pixels are all right.")
+    if _close(answer, float(covid.mean())):
+        return False, "That is the share the model gets wrong; accuracy is the share it gets right."
+    return False, "Per image, accuracy = 1 - infection_area; average it over COVID-19 images."
+
+
+def check_1_3(answer: Any, index: pd.DataFrame, part: str) -> Verdict:
+    expected = _test_count(index, part, ("Non-COVID", "Normal"))
+    if _number(answer) == expected:
+        return True, (f"{expected} healthy Test images: a perfect model predicts no infection "
+                      "there, Dice is 0/0, and the imagewise mean leaves them out (notebook 04).")
+    if _number(answer) == _test_count(index, part, ("Non-COVID",)) or \
+            _number(answer) == _test_count(index, part, ("Normal",)):
+        return False, "Two classes have empty infection masks, not one."
+    return False, "Which classes have an empty infection mask? Count their Test images."
+
+
+def check_1_4(answer: Any) -> Verdict:
+    if str(answer).strip().lower() == "b":
+        return True, ("A chest X-ray is not left-right symmetric (heart, aortic arch, liver "
+                      "side): a flipped film shows an anatomy that training should not invent.")
+    return False, "Look at an example image of notebook 01: are its two halves mirror images?"
+
+
+# Notebook 02: the U-Net.
+
+def check_2_1(answer: Any) -> Verdict:
+    expected = count_parameters(DoubleConv(1, 16))
+    if _number(answer) == expected:
+        return True, (f"{expected} = 1*16*9 + 2*16 + 16*16*9 + 2*16: two 3x3 convs without bias "
+                      "and two BatchNorms (a weight and a bias per channel; running statistics "
+                      "are buffers, not parameters).")
+    if _number(answer) == expected - 64:
+        return False, "You left out the BatchNorms: each has a weight and a bias per channel."
+    if _number(answer) == expected + 32:
+        return False, "The convs have no bias (bias=False): the BatchNorm after them adds one."
+    return False, "A 3x3 conv from C_in to C_out channels has C_in*C_out*9 weights."
+
+
+def check_2_2(answer: Any) -> Verdict:
+    expected = (1, 256, 16, 16)
+    try:
+        found = tuple(int(v) for v in answer)
+    except TypeError:
+        return False, "Answer with a shape: a tuple of four numbers (N, C, H, W)."
+    if found == expected:
+        return True, ("Four halvings: 256 / 2**4 = 16 pixels a side, and 16 * 2**4 = 256 "
+                      "channels: the bottleneck trades resolution for features.")
+    if found[1:] == (128, 32, 32):
+        return False, "That is the deepest encoder; the bottleneck is one more Down below it."
+    return False, "Each Down halves height and width and doubles the channels; count the Downs."
+
+
+def check_2_3(answer: Any) -> Verdict:
+    if not isinstance(answer, SegmentationNet):
+        return False, "Answer with a model: build_model(...) returns one."
+    x = torch.zeros(1, answer.encoders[0][0].in_channels, 64, 64)
+    with torch.no_grad():
+        out = answer.eval()(x)
+    if answer.depth != 5:
+        return False, f"This U-Net has depth {answer.depth}; add one level (depth=5)."
+    if tuple(out.shape[-2:]) != (64, 64):
+        return False, f"The output is {tuple(out.shape)}: it should have the input's size."
+    return True, (f"Depth 5: {len(answer.decoders)} decoders, {count_parameters(answer):,} "
+                  "parameters, most of them in the new deepest level (its channels double), and "
+                  "inputs must now be multiples of 32.")
+
+
+def check_2_4(answer: Any) -> Verdict:
+    if _number(answer) == 32:
+        return True, "2**5 = 32: five halvings must each leave a whole number of pixels."
+    if _number(answer) == 16:
+        return False, "16 is the multiple for depth 4; one more level halves once more."
+    return False, "Each level halves the size: after `depth` halvings it must still be whole."
+
+
+# Notebook 03: training.
+
+def check_3_1(answer: Any, loader: Any) -> Verdict:
+    expected = len(loader)
+    if _number(answer) == expected:
+        return True, (f"ceil({len(loader.dataset)} / {loader.batch_size}) = {expected} steps: "
+                      "one optimizer.step() per batch, the last batch maybe smaller.")
+    if _number(answer) == len(loader.dataset):
+        return False, "That is the number of images; a step takes a whole batch."
+    return False, "One step per batch: images per epoch divided by the batch size, rounded up."
+
+
+def healthy_image_dice_loss(size: int = 96, logit: float = -4.0) -> float:
+    """The per-image soft Dice (eps 1) of a uniform ``logit`` on an empty ``size`` square."""
+    logits = torch.full((1, 1, size, size), logit)
+    return ImageDiceLoss().loss(logits, torch.zeros_like(logits)).item()
+
+
+def check_3_2(answer: Any) -> Verdict:
+    expected = healthy_image_dice_loss()
+    if _close(answer, expected):
+        return True, (f"{expected:.3f}: almost the worst a Dice loss can be, for a prediction "
+                      "that is perfect once thresholded, with almost no gradient; the batch "
+                      "Dice of bce_dice leaves the empty target out (0).")
+    if _close(answer, 0.0):
+        return False, ("0 is what the batch Dice (bce_dice) gives; compute the per-image one, "
+                       "ImageDiceLoss, with eps 1.")
+    return False, "sum p = 96*96*sigmoid(-4); the loss is 1 - eps / (sum p + eps) with eps 1."
+
+
+def check_3_3(answer: Any) -> Verdict:
+    expected = 2e-3 * (1 + math.cos(math.pi * 15 / 30)) / 2
+    if _close(answer, expected):
+        return True, ("1e-3: epoch 16 starts after 15 of 30 scheduler steps, half way down the "
+                      "cosine, so half the initial rate.")
+    if _close(answer, 2e-3):
+        return False, "Your own loop keeps 2e-3; train() follows a cosine schedule."
+    return False, "lr_t = lr_0 (1 + cos(pi t / T)) / 2, with t the scheduler steps taken."
+
+
+def check_3_4(answer: Any, val_dices: list[float]) -> Verdict:
+    if not val_dices:
+        return False, "Run your loop first: val_dices is empty."
+    best = max(val_dices)
+    if not _close(answer, best):
+        return False, f"Answer with the best validation lung Dice your loop printed ({best:.3f})."
+    if best < 0.9:
+        return False, (f"{best:.3f} is not 0.9 yet: more epochs, more training images, or "
+                       "another learning rate (start('demo') on a CPU if you are at smoke).")
+    return True, f"{best:.3f}: your own loop segments the lungs."
+
+
+# Notebook 04: evaluation.
+
+def check_4_1(answer: Any) -> Verdict:
+    try:
+        dice, iou = (_number(v) for v in answer)
+    except (TypeError, ValueError):
+        return False, "Answer with two numbers: (dice, iou)."
+    if math.isclose(dice, 0.5, abs_tol=1e-3) and math.isclose(iou, 1 / 3, abs_tol=1e-3):
+        return True, ("TP 6, FP 6, FN 6: Dice 12/24 = 0.5, IoU 6/18 = 0.333, and still "
+                      "Dice = 2 IoU / (1 + IoU).")
+    if math.isclose(dice, 0.75, abs_tol=1e-3):
+        return False, ("That is the one-pixel shift; two pixels leave 2 of the 4 columns "
+                       "overlapping.")
+    return False, "Count the overlap first: how many of the 12 pixels still coincide?"
+
+
+def _ablation_change(metrics: dict, step: str, score: str) -> float:
+    variants = {v["steps"]: v for v in metrics["ablation"]["variants"]}
+    return variants[step][score] - variants["none"][score]
+
+
+def check_4_2(answer: Any, metrics: dict) -> Verdict:
+    if "infection_dice_imagewise" not in metrics["ablation"]["variants"][0]:
+        return True, "This run has no infection target (Lung part): nothing to read."
+    expected = _ablation_change(metrics, "infection_in_lung", "infection_dice_imagewise")
+    if _close(answer, expected, abs_=1e-4):
+        return True, (f"{expected:+.4f}: clearing infection outside the lungs removes only "
+                      "false positives, so it can only help, and helps where the model "
+                      "predicts infection beside the lungs.")
+    if _close(answer, -expected, abs_=1e-4):
+        return False, "Right size, wrong sign: the step's score minus the score of none."
+    return False, "In the ablation table: the row infection_dice_imagewise, step minus none."
+
+
+def threshold_dice(prob: np.ndarray, truth: np.ndarray, threshold: float) -> np.ndarray:
+    """Dice of each target of one image, its probabilities ``(T, H, W)`` cut at ``threshold``."""
+    pred = torch.from_numpy(prob > threshold)[None]
+    return dice_from_counts(confusion_counts(pred, torch.from_numpy(truth)[None]))[0].numpy()
+
+
+def check_4_3(answer: Any, prob: np.ndarray, truth: np.ndarray) -> Verdict:
+    expected = float(threshold_dice(prob, truth, 0.3)[0])
+    if _close(answer, expected, abs_=1e-4):
+        return True, (f"{expected:.4f} at 0.3 against {threshold_dice(prob, truth, 0.5)[0]:.4f} "
+                      "at 0.5: a lower threshold grows every mask, turning false negatives into "
+                      "true positives and background into false positives.")
+    if _close(answer, float(threshold_dice(prob, truth, 0.5)[0]), abs_=1e-4):
+        return False, "That is the Dice at 0.5; cut the probabilities at 0.3."
+    return False, "threshold_dice(prob, truth, 0.3) gives every target; the lung is channel 0."
+
+
+def check_4_4(answer: Any, per_image: pd.DataFrame) -> Verdict:
+    if "pred_area_infection" not in per_image:
+        return True, "This run has no infection target (Lung part): nothing to compute."
+    healthy = per_image[per_image["cls"] != "COVID-19"]
+    expected = float((healthy["pred_area_infection"] > 0).mean())
+    if _close(answer, expected):
+        return True, (f"{expected:.1%} of the healthy Test images get some infection pixel: "
+                      "Dice cannot see it (0/0 when the prediction is empty, 0 otherwise), so "
+                      "the report counts it apart.")
+    if _close(answer, float((per_image["pred_area_infection"] > 0).mean())):
+        return False, "That counts every image; keep the healthy ones (cls not COVID-19)."
+    return False, "Among Non-COVID and Normal images: the share with pred_area_infection > 0."
+
+
+EXERCISES: dict[str, Exercise] = {e.key: e for e in [
+    Exercise("1.1", "Count the COVID-19 images of the Test split",
+             "index[(index.part == part) & (index.split == 'Test') & (index.cls == ...)]",
+             check_1_1),
+    Exercise("1.2", "The pixel accuracy of a model that never predicts infection",
+             "areas.infection_area is the infection's share of each image", check_1_2),
+    Exercise("1.3", "On how many Test images is a perfect model's infection Dice undefined?",
+             "Dice is 0/0 when truth and prediction are both empty", check_1_3),
+    Exercise("1.4", "Why does augmentation never flip an X-ray left to right?",
+             "answer 'a', 'b' or 'c'", check_1_4),
+    Exercise("2.1", "Predict the parameters of DoubleConv(1, 16) before printing them",
+             "two 3x3 convs without bias, two BatchNorms with a weight and a bias per channel",
+             check_2_1),
+    Exercise("2.2", "The bottleneck's output shape", "base 16, depth 4, one 256x256 image",
+             check_2_2),
+    Exercise("2.3", "Add a level to the U-Net", "build_model('unet', 1, 2, base_channels=8, "
+             "depth=...)", check_2_3),
+    Exercise("2.4", "The smallest input a deeper U-Net accepts",
+             "SegmentationNet.check_size says which multiple", check_2_4),
+    Exercise("3.1", "How many optimizer steps is one epoch of your loop?",
+             "one step per batch of the DataLoader", check_3_1),
+    Exercise("3.2", "The per-image Dice loss of a perfect healthy prediction",
+             "ImageDiceLoss().loss(logits, target) on torch.full((1, 1, 96, 96), -4.0)",
+             check_3_2),
+    Exercise("3.3", "The learning rate train() uses in epoch 16 of 30",
+             "CosineAnnealingLR steps once per epoch, from lr 2e-3 to 0", check_3_3),
+    Exercise("3.4", "Make your own loop reach a validation lung Dice of 0.9",
+             "change epochs, the subset or the learning rate, then run the loop again",
+             check_3_4),
+    Exercise("4.1", "The toy mask moved two pixels: Dice and IoU",
+             "count TP, FP, FN as in the toy example", check_4_1),
+    Exercise("4.2", "Turn a post-processing step off: read the ablation",
+             "results.metrics['ablation']['variants']: infection_in_lung minus none",
+             check_4_2),
+    Exercise("4.3", "Move the threshold: the lung Dice at 0.3",
+             "threshold_dice(prob, truth, 0.3)", check_4_3),
+    Exercise("4.4", "The healthy false-positive rate, from the per-image table",
+             "results.per_image: cls and pred_area_infection", check_4_4),
+]}
+
+
+def feedback(key: str, answer: Any, *context: Any) -> Feedback:
+    """What the check of exercise ``key`` says about ``answer`` (``None``: not answered yet)."""
+    exercise = EXERCISES[key]
+    if answer is None:
+        return Feedback(key, False, f"Write your answer in place of None. Hint: {exercise.hint}.")
+    try:
+        right, message = exercise.check(answer, *context)
+    except (TypeError, ValueError, AttributeError, IndexError) as err:
+        return Feedback(key, False, f"Could not read your answer ({err}). Hint: {exercise.hint}.")
+    return Feedback(key, right, message)
+
+
+def check_exercise(key: str, answer: Any, *context: Any) -> None:
+    """Check the answer to exercise ``key``: prints "right" or "not yet" with what to look at."""
+    print(feedback(key, answer, *context))
