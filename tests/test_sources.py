@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from practical3.base.paths import PROJECT_ROOT
+from practical3.base.paths import PROJECT_ROOT, display_path
 from practical3.data import layout
 from practical3.data.sources import (
     LABEL_ENV,
@@ -15,6 +15,7 @@ from practical3.data.sources import (
     copy_root,
     describe,
     metadata,
+    record,
     showable,
 )
 from practical3.data.synth import synthesize
@@ -71,6 +72,22 @@ def test_other_real_xrays_are_named_from_their_readme_and_credited(tmp_path):
     assert "anasmohammedtahir" not in source.label
     assert source.credit == 'The Makers, "Chest films" (2020); J. Doe et al. (2021).'
     assert source.stamp == f"{source.label}\nCredit: {source.credit}"
+
+
+def test_a_label_given_as_a_value_names_the_copy_before_the_environment(tmp_path, monkeypatch):
+    root = lung_copy(tmp_path, ["film-a.png"], readme=README)
+    monkeypatch.setenv(LABEL_ENV, "from the environment")
+    assert describe(root, label="my hospital's films").label == "Data: my hospital's films"
+    monkeypatch.delenv(LABEL_ENV)
+    assert describe(root).dataset == "xray-set"
+
+
+def test_the_record_is_the_source_and_where_it_is(tmp_path):
+    root = lung_copy(tmp_path, ["film-a.png"], readme=README)
+    assert record(root, label="films") == {
+        "kind": "real", "dataset": "films", "label": "Data: films",
+        "credit": 'The Makers, "Chest films" (2020); J. Doe et al. (2021).',
+        "root": display_path(root)}
 
 
 def test_a_label_given_in_the_environment_names_the_copy(tmp_path, monkeypatch):

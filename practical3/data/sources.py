@@ -5,20 +5,23 @@ A synthetic root carries ``SYNTHETIC.json`` (written last by ``practical3 synth`
 download carries ``COMPLETE_MARKER`` (written last by ``practical3 download``). A real copy is
 recognised as COVID-QU-Ex by that marker or by the archive's file names; any other copy is
 labelled from the name its README gives it (its first heading) and credited with the README's
-``Cite:`` paragraph, or from ``$PRACTICAL3_DATA_LABEL``. A copy's ``metadata.csv`` may give
-per-image patient ids and licences.
+``Cite:`` paragraph. A label given by the caller (``--data-label``), else
+``$PRACTICAL3_DATA_LABEL`` (read at each call), names any real copy instead. A copy's
+``metadata.csv`` may give per-image patient ids and licences.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from practical3.base.paths import DATA_ENV, data_dir
+from practical3.base.paths import DATA_ENV, data_dir, display_path
 from practical3.data import layout
 
 SYNTHETIC_MARKER = "SYNTHETIC.json"
@@ -69,11 +72,12 @@ def is_synthetic(root: str | Path) -> bool:
     return any((folder / SYNTHETIC_MARKER).is_file() for folder in (root, *root.parents))
 
 
-def describe(root: str | Path) -> DataSource:
-    """The data source of the copy at ``root``."""
+def describe(root: str | Path, label: str | None = None) -> DataSource:
+    """The data source of the copy at ``root``; a real copy is called ``label`` when given,
+    else ``$PRACTICAL3_DATA_LABEL`` when set."""
     if is_synthetic(root):
         return DataSource("synthetic", "synthetic twin of COVID-QU-Ex", SYNTHETIC_LABEL, None)
-    override = os.environ.get(LABEL_ENV)
+    override = label or os.environ.get(LABEL_ENV)
     home = copy_root(root)
     heading, credit = _readme(home)
     if override:
@@ -83,6 +87,12 @@ def describe(root: str | Path) -> DataSource:
     name = heading.split(":")[0].strip() if heading else home.name
     return DataSource("real", name, f"Data: real chest X-rays from {name} (not COVID-QU-Ex; "
                       f"file names differ from the archive's)", credit)
+
+
+def record(root: str | Path, label: str | None = None) -> dict[str, Any]:
+    """The copy's source and where it is, as every results file records it: the fields of
+    ``DataSource`` and ``root``."""
+    return {**dataclasses.asdict(describe(root, label)), "root": display_path(root)}
 
 
 def copy_root(root: str | Path) -> Path:
