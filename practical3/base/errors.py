@@ -34,6 +34,14 @@ class DownloadError(UserError):
     """The download could not finish; the message says why and what to do."""
 
 
+class OutputError(UserError):
+    """A place that cannot be written: a full disk, a file-size limit, a read-only folder."""
+
+
+class BusyError(UserError):
+    """A folder another process is writing now; the message names that process."""
+
+
 class RunError(UserError):
     """A run folder or checkpoint that cannot be used as asked (missing, damaged, another run)."""
 
