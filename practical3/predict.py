@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
-from practical3.base.atomic import write_with
+from practical3.base.atomic import staged, write_with
 from practical3.base.errors import UserError
+from practical3.base.paths import writable_folder
 from practical3.data.decode import resize_image, to_gray8
 from practical3.evaluation.inference import predict_native
 from practical3.plots.overlay import overlay
@@ -145,25 +146,28 @@ def table_row(path: str | Path, masks: np.ndarray, targets: Sequence[str]) -> di
 def predict(paths: Sequence[str | Path], checkpoint: str | Path, out_dir: str | Path,
             device: str = "auto") -> Predictions:
     """Write ``<name>_<target>.png`` masks (0/255), ``<name>_overlay.png`` and one
-    ``predictions.csv`` into ``out_dir``; a file that cannot be read is skipped, not fatal."""
+    ``predictions.csv`` into ``out_dir``; a file that cannot be read is skipped, not fatal.
+    ``out_dir`` is checked before the model runs, and the files appear only once all are
+    written, ``predictions.csv`` last (a full disk leaves none of them)."""
+    out_dir = writable_folder(out_dir, "--out")
     torch_device = resolve_device(device)
     model, cfg = model_from(load(checkpoint, torch_device), torch_device)
     precision = choose_precision(cfg.precision, torch_device)  # as evaluation predicts
-    out_dir = Path(out_dir)
     rows, skipped = [], []
-    for path, name in zip(paths, output_names(paths), strict=True):
-        try:
-            image = read_xray(path)
-        except UnreadableImage as err:
-            skipped.append(str(err))
-            continue
-        model_input = np.stack([resize_image(image, cfg.image_size)])  # writable (1, s, s)
-        masks = predict_native(model, model_input, [image.shape], torch_device, precision)[0]
-        for target, mask in zip(cfg.targets, masks, strict=True):
-            write_png(out_dir / f"{name}_{target}.png", mask.astype(np.uint8) * 255)
-        write_png(out_dir / f"{name}_overlay.png", overlay(image, masks, cfg.targets))
-        rows.append(table_row(path, masks, cfg.targets))
-    table = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
-    write_with(out_dir / CSV_FILE, lambda tmp: table.to_csv(tmp, index=False,
-                                                             float_format="%.3f"))
+    with staged(out_dir, last=CSV_FILE) as stage:
+        for path, name in zip(paths, output_names(paths), strict=True):
+            try:
+                image = read_xray(path)
+            except UnreadableImage as err:
+                skipped.append(str(err))
+                continue
+            model_input = np.stack([resize_image(image, cfg.image_size)])  # writable (1, s, s)
+            masks = predict_native(model, model_input, [image.shape], torch_device, precision)[0]
+            for target, mask in zip(cfg.targets, masks, strict=True):
+                write_png(stage / f"{name}_{target}.png", mask.astype(np.uint8) * 255)
+            write_png(stage / f"{name}_overlay.png", overlay(image, masks, cfg.targets))
+            rows.append(table_row(path, masks, cfg.targets))
+        table = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+        write_with(stage / CSV_FILE, lambda tmp: table.to_csv(tmp, index=False,
+                                                               float_format="%.3f"))
     return Predictions(table, skipped)

@@ -39,8 +39,8 @@ def save_checkpoint(path: Path, part: str) -> Path:
     model = build_model("unet", 1, len(cfg.targets), base_channels=4, depth=2)
     with torch.no_grad():
         model.head.bias[0] += 1
-    return checkpoint.save({"model": model.state_dict(), "epoch": 1, "config": cfg.to_dict()},
-                           path)
+    return checkpoint.save({"model": model.state_dict(), "epoch": 1, "config": cfg.to_dict(),
+                            "run_id": "handmade"}, path)
 
 
 def ramp(width: int, height: int, top: int = 255) -> np.ndarray:
