@@ -147,3 +147,11 @@ def test_shape_mismatch_names_both_shapes():
 def test_unknown_loss_lists_choices():
     with pytest.raises(ConfigError, match="bce, dice, bce_dice, bce_image_dice, focal"):
         build_loss("iou")
+
+
+def test_the_reports_sentence_is_the_first_paragraph_of_the_docstring():
+    assert LOSSES["bce_image_dice"].description == (
+        "BCE plus soft Dice per image and target (eps 1): the earlier default.")
+    assert LOSSES["dice"].description == (
+        "Soft Dice pooled over the batch per target, leaving out a target whose truth is empty "
+        "in the whole batch.")

@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from practical3.base.errors import ConfigError
-from practical3.models import build_model
+from practical3.models import MODELS, build_model
 from practical3.models.blocks import AttentionGate, DoubleConv, Up
 from practical3.models.inspection import (
     block_outputs,
@@ -171,3 +171,9 @@ def test_forward_flops_agree_with_torch_flop_counter(name):
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.zeros(1, 1, 32, 32))
     assert forward_flops(model, 32) == counter.get_total_flops()
+
+
+def test_each_models_report_sentence_is_its_docstrings_first_paragraph():
+    assert MODELS["unet"].description == (
+        "U-Net (Ronneberger et al. 2015) with padded convs: output size equals input size.")
+    assert MODELS["unet"].__doc__.startswith(MODELS["unet"].description)

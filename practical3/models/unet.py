@@ -9,7 +9,8 @@ one logit per target (``layout.TARGETS``: channel 0 lung, channel 1 infection).
 
 from __future__ import annotations
 
-from typing import ClassVar
+import inspect
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -25,7 +26,11 @@ class SegmentationNet(nn.Module):
     than being padded silently, so a prediction always lines up pixel for pixel with its mask.
     """
 
-    description: ClassVar[str]  # one sentence for the report
+    description: ClassVar[str]  # for the report: the first paragraph of the class's docstring
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.description = " ".join(inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0].split())
 
     def __init__(self, in_channels: int, base_channels: int, depth: int) -> None:
         super().__init__()
@@ -73,8 +78,6 @@ class UNet(SegmentationNet):
     """U-Net (Ronneberger et al. 2015) with padded convs: output size equals input size."""
 
     gated = False
-    description: ClassVar[str] = ("U-Net (Ronneberger et al. 2015) with padded convs: output "
-                                  "size equals input size.")
 
     def __init__(
         self, in_channels: int = 1, out_channels: int = 2, base_channels: int = 64, depth: int = 4
@@ -104,5 +107,3 @@ class AttentionUNet(UNet):
     """U-Net whose skip connections pass attention gates (Oktay et al. 2018)."""
 
     gated = True
-    description: ClassVar[str] = ("U-Net whose skip connections pass attention gates "
-                                  "(Oktay et al. 2018).")

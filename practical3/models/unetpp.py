@@ -8,8 +8,6 @@ stride 2 (the ``Up`` block), so that a comparison with our U-Net isolates the ne
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch import nn
 
@@ -18,14 +16,14 @@ from practical3.models.unet import SegmentationNet
 
 
 class UNetPlusPlus(SegmentationNet):
-    """UNet++ without deep supervision: one 1x1 head on the last top-row node X[0][depth].
+    """UNet++ (Zhou et al. 2018): the U-Net encoder joined to its decoder by nested, densely
+    connected skip pathways.
 
-    Nodes are built and run column by column (j = 1..depth, level 0 first within a column).
+    Without deep supervision: one 1x1 head on the last top-row node X[0][depth]. Nodes are built
+    and run column by column (j = 1..depth, level 0 first within a column).
     """
 
     deep_supervision = False
-    description: ClassVar[str] = ("UNet++ (Zhou et al. 2018): the U-Net encoder joined to its "
-                                  "decoder by nested, densely connected skip pathways.")
 
     def __init__(
         self, in_channels: int = 1, out_channels: int = 2, base_channels: int = 64, depth: int = 4
@@ -64,13 +62,11 @@ class UNetPlusPlus(SegmentationNet):
 
 
 class UNetPlusPlusDS(UNetPlusPlus):
-    """UNet++ with deep supervision: a 1x1 head on every top-row node X[0][1..depth].
+    """UNet++ (Zhou et al. 2018) with deep supervision: a 1x1 head on every top-row node,
+    trained on their mean loss, their logits averaged at inference.
 
-    In training mode forward returns the tuple of their logits (``models.supervised_loss``
-    averages the loss over it); in eval mode the mean of those logits.
+    The heads sit on X[0][1..depth]. In training mode forward returns the tuple of their logits
+    (``models.supervised_loss`` averages the loss over it); in eval mode the mean of those logits.
     """
 
     deep_supervision = True
-    description: ClassVar[str] = ("UNet++ (Zhou et al. 2018) with deep supervision: a 1x1 head "
-                                  "on every top-row node, trained on their mean loss, their "
-                                  "logits averaged at inference.")

@@ -6,7 +6,8 @@ autocast off and computes in float32, so bf16 logits from a mixed-precision forw
 
 from __future__ import annotations
 
-from typing import ClassVar
+import inspect
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,11 @@ def _as_float32(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tenso
 class _Float32Loss(nn.Module):
     """Base: the subclass's ``loss`` runs in float32 with autocast disabled."""
 
-    description: ClassVar[str]  # one sentence for the report
+    description: ClassVar[str]  # for the report: the first paragraph of the class's docstring
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.description = " ".join(inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0].split())
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=logits.device.type, enabled=False):
@@ -40,26 +45,27 @@ class _Float32Loss(nn.Module):
 
 
 class BCELoss(_Float32Loss):
-    """Binary cross-entropy with logits, averaged over every pixel and channel (the baseline)."""
+    """Binary cross-entropy with logits, averaged over every pixel and channel.
 
-    description = "Binary cross-entropy with logits, averaged over every pixel and channel."
+    The baseline.
+    """
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits, target)
 
 
 class DiceLoss(_Float32Loss):
-    """Soft Dice pooled over the batch (nnU-Net's batch Dice): per target,
-    1 - (2 sum(p g) + eps) / (sum p + sum g + eps), the sums over every image and pixel.
+    """Soft Dice pooled over the batch per target, leaving out a target whose truth is empty in
+    the whole batch.
+
+    nnU-Net's batch Dice: per target, 1 - (2 sum(p g) + eps) / (sum p + sum g + eps), the sums
+    over every image and pixel.
 
     Healthy images behave: a target whose truth is empty in the whole batch is left out (a
     confident correct prediction there costs nothing; the per-pixel BCE still teaches it), and
     in a mixed batch the probability an empty image gets is counted as false positives of the
     pooled score, so its gradient lowers exactly those pixels. With no target present, 0.
     """
-
-    description = ("Soft Dice pooled over the batch per target, leaving out a target whose "
-                   "truth is empty in the whole batch.")
 
     def __init__(self, eps: float = 1e-5) -> None:
         super().__init__()
@@ -78,15 +84,14 @@ class DiceLoss(_Float32Loss):
 
 
 class ImageDiceLoss(_Float32Loss):
-    """Soft Dice per image and target with eps = 1, averaged over all of them: the earlier
-    default, kept to measure what the batch Dice changed.
+    """Soft Dice per image and target (eps 1), averaged.
+
+    The earlier default, kept to measure what the batch Dice changed.
 
     On an empty truth it is nearly constant: a uniform logit of -4 (all pixels correctly
     negative once thresholded) costs 0.999 on an empty 256 x 256 mask, with almost no gradient,
     so every healthy image adds a floor that only the BCE term can move.
     """
-
-    description = "Soft Dice per image and target (eps 1), averaged."
 
     def __init__(self, eps: float = 1.0) -> None:
         super().__init__()
@@ -100,11 +105,9 @@ class ImageDiceLoss(_Float32Loss):
 
 
 class BCEDiceLoss(_Float32Loss):
-    """BCE plus the batch Dice: per-pixel calibration from BCE, overlap (and class balance) from
-    Dice."""
+    """BCE plus soft Dice pooled over the batch: per-pixel calibration from BCE, overlap (and
+    class balance) from Dice."""
 
-    description = ("BCE plus soft Dice pooled over the batch: per-pixel calibration from BCE, "
-                   "overlap (and class balance) from Dice.")
     dice_class: ClassVar[type[_Float32Loss]] = DiceLoss
 
     def __init__(self) -> None:
@@ -117,21 +120,21 @@ class BCEDiceLoss(_Float32Loss):
 
 
 class BCEImageDiceLoss(BCEDiceLoss):
-    """BCE plus the per-image Dice (the earlier default; see ``ImageDiceLoss``)."""
+    """BCE plus soft Dice per image and target (eps 1): the earlier default.
 
-    description = "BCE plus soft Dice per image and target (eps 1): the earlier default."
+    See ``ImageDiceLoss``.
+    """
+
     dice_class = ImageDiceLoss
 
 
 class FocalLoss(_Float32Loss):
-    """Binary focal loss (Lin et al. 2017), mean over pixels: -a_t (1 - p_t)^gamma log(p_t).
+    """Binary focal loss (Lin et al. 2017): cross-entropy that down-weights easy pixels.
 
+    The mean over pixels of -a_t (1 - p_t)^gamma log(p_t).
     ``alpha`` weighs the positive pixels (1 - alpha the negatives); ``gamma`` down-weights
     pixels that are already well classified.
     """
-
-    description = ("Binary focal loss (Lin et al. 2017): cross-entropy that down-weights easy "
-                   "pixels.")
 
     def __init__(self, alpha: float = 0.25, gamma: float = 2.0) -> None:
         super().__init__()
