@@ -14,7 +14,7 @@ from practical3.cli import main
 from practical3.data import layout, sources
 from practical3.data.cache import load_decoded
 from practical3.data.decode import read_png
-from practical3.data.index import build_index, count_table, describe, find_part_dir, validate
+from practical3.data.index import build_index, contents, count_table, find_part_dir, validate
 from practical3.data.synth import synthesize
 
 SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "covidqu-sample"
@@ -199,7 +199,7 @@ def test_a_copy_of_one_split_and_one_class_indexes(tmp_path):
         remove(part_dir / "Test" / cls)
     index = build_index(tmp_path)
     assert list(index["cls"]) == ["COVID-19"]
-    assert describe(index) == ("Infection Segmentation Data: Train 0, Val 0, Test 1 "
+    assert contents(index) == ("Infection Segmentation Data: Train 0, Val 0, Test 1 "
                                "(classes: COVID-19)")
 
 

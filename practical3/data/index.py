@@ -184,7 +184,7 @@ def count_table(index: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
-def describe(index: pd.DataFrame) -> str:
+def contents(index: pd.DataFrame) -> str:
     """What a copy holds, in one line: images per split of each part present, and its classes."""
     parts = []
     for part, rows in index.groupby("part", sort=False):
@@ -201,7 +201,7 @@ def select_split(index: pd.DataFrame, part: str, split: str, limit: int | None =
     rows = index[(index["part"] == part) & (index["split"] == split)]
     if rows.empty:
         raise DataError([f"no images in the {split} split of {layout.PARTS[part]!r}: this copy "
-                         f"holds {describe(index)}"],
+                         f"holds {contents(index)}"],
                         "point --data at a copy with that split, or choose another --part")
     if limit is not None and limit < len(rows):
         rows = rows.sample(n=limit, random_state=seed).sort_index()
