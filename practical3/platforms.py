@@ -53,7 +53,7 @@ LOCAL_LINE = "practical3 on this machine: nothing to set up (`make setup` instal
 
 
 @dataclass(frozen=True)
-class Report:
+class SetupReport:
     """What ``setup`` found: its ``str`` is the few lines the setup cell prints."""
 
     platform: str
@@ -69,7 +69,7 @@ class Report:
                           f"data: {self.data}", f"runs: {self.runs}"])
 
 
-def run(command: Sequence[str]) -> str:
+def run_command(command: Sequence[str]) -> str:
     """Run ``command``, return its stdout: the one door to pip and nvidia-smi (tests replace it).
 
     Raises OSError when the program is missing, CalledProcessError when it fails."""
@@ -150,7 +150,7 @@ def installed_version(name: str) -> str | None:
         return None
 
 
-def install(repo: Path, runner: Runner = run, editable: bool = True,
+def install(repo: Path, runner: Runner = run_command, editable: bool = True,
             installed: Callable[[str], str | None] = installed_version) -> None:
     """pip-install the repository (editable, unless read-only) and the dependencies not yet
     installed, with the installed torch and torchvision pinned so that none can replace them."""
@@ -176,7 +176,7 @@ def install(repo: Path, runner: Runner = run, editable: bool = True,
     importlib.invalidate_caches()  # so this kernel imports what was just installed
 
 
-def gpu_name(runner: Runner = run) -> str:
+def gpu_name(runner: Runner = run_command) -> str:
     """The GPUs ``nvidia-smi`` lists, or ``"none"``."""
     try:
         names = runner(NVIDIA_SMI).split("\n")
@@ -198,7 +198,7 @@ def is_writable(folder: Path) -> bool:
 
 
 def setup(download: bool = False, *, modules: Mapping[str, object] = sys.modules,
-          root: Path = Path("/"), runner: Runner = run) -> Report:
+          root: Path = Path("/"), runner: Runner = run_command) -> SetupReport:
     """Make the notebooks run here; locally do nothing at all.
 
     On Colab or Kaggle: install (see ``install``), Kaggle credentials into the environment
@@ -207,7 +207,7 @@ def setup(download: bool = False, *, modules: Mapping[str, object] = sys.modules
     """
     platform = detect(os.environ, modules, root)
     if platform == "local":
-        return Report("local")
+        return SetupReport("local")
     place = workspace(platform, root)
     writable = is_writable(PROJECT_ROOT)
     install(PROJECT_ROOT, runner, editable=writable)
@@ -218,7 +218,7 @@ def setup(download: bool = False, *, modules: Mapping[str, object] = sys.modules
     if not writable:
         for name, folder in outputs(place).items():
             os.environ.setdefault(name, folder)
-    return Report(platform, gpu_name(runner), data, runs_dir())
+    return SetupReport(platform, gpu_name(runner), data, runs_dir())
 
 
 def find_data(platform: str, place: Path, root: Path, download: bool) -> str:

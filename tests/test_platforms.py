@@ -18,8 +18,8 @@ from practical3.data.sources import COMPLETE_MARKER
 from practical3.platforms import (
     LOCAL_LINE,
     NVIDIA_SMI,
-    Report,
     SetupError,
+    SetupReport,
     detect,
     gpu_name,
     install,
@@ -303,7 +303,7 @@ def test_a_data_root_set_by_the_user_is_kept(tmp_path, monkeypatch):
 
 
 def test_the_report_prints_platform_gpu_data_and_runs():
-    report = Report("kaggle", "Tesla P100-PCIE-16GB", "/kaggle/input/covidqu",
+    report = SetupReport("kaggle", "Tesla P100-PCIE-16GB", "/kaggle/input/covidqu",
                     Path("/kaggle/working/runs"))
     assert str(report) == ("practical3 on Kaggle\nGPU: Tesla P100-PCIE-16GB\n"
                            "data: /kaggle/input/covidqu\nruns: /kaggle/working/runs")
