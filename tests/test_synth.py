@@ -1,10 +1,15 @@
-"""The synthetic twin: the archive's layout, valid PNGs and masks, determinism, atomic writes."""
+"""The synthetic twin: the archive's layout, valid PNGs and masks, the same bytes on every
+machine (a pinned hash), atomic writes."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +44,29 @@ def digests(root: Path) -> dict[str, str]:
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*.png"))
     }
+
+
+# SHA-256 over (relative path, SHA-256) of every file of synthesize(tmp, 2, size=64): the same
+# on every machine. A change to the twin changes it: update it on purpose (README, "Grading").
+PINNED_TWIN = "46c7f7a1563debb060a6e0a847a9af7cf8f8bc1dac1228cf18dfa390032004fb"
+HASH_TWIN = f"""
+import hashlib, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_synth import twin_hash
+from practical3.data import synth
+with tempfile.TemporaryDirectory() as folder:
+    print(twin_hash(synth.synthesize(Path(folder) / "twin", 2, size=64)))
+"""
+
+
+def twin_hash(root: Path) -> str:
+    """One SHA-256 over every file of a twin, each named by its path relative to ``root``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest.update(f"{path.relative_to(root).as_posix()}|{sha}\n".encode())
+    return digest.hexdigest()
 
 
 def test_split_counts():
@@ -221,3 +249,32 @@ def test_infected_share_of_the_lung_spans_1_to_60_percent():
         shares.append((infection > 0).sum() / (lung > 0).sum())
     assert 0.005 < min(shares) < 0.03
     assert 0.35 < max(shares) < 0.65
+
+
+def test_small_twin_has_the_pinned_hash(tmp_path):
+    assert twin_hash(synth.synthesize(tmp_path / "twin", 2, size=64)) == PINNED_TWIN
+
+
+@pytest.mark.parametrize("env", [
+    {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"},
+    # numpy's SIMD kernels switched off, down to its baseline: a stand-in for an older CPU
+    {"NPY_DISABLE_CPU_FEATURES": "AVX512_SPR AVX512_ICL X86_V4 X86_V3 AVX512F AVX2 FMA3"},
+])
+def test_pinned_hash_with_other_threads_and_vector_instructions(env):
+    result = subprocess.run([sys.executable, "-c", HASH_TWIN], env={**os.environ, **env},
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == PINNED_TWIN
+
+
+def test_png_bytes_decode_to_the_pixels():
+    pixels = np.random.default_rng(0).integers(0, 256, (300, 250), dtype=np.uint8)  # 2 blocks
+    with Image.open(io.BytesIO(synth.png_bytes(pixels))) as image:
+        assert (image.mode, image.size) == ("L", (250, 300))
+        assert (np.asarray(image) == pixels).all()
+
+
+def test_exp_and_cos_are_close_to_libm():
+    x = np.linspace(-30.0, 0.0, 3001)
+    assert np.allclose(synth._exp(x), np.exp(x), rtol=1e-9, atol=0)
+    angles = np.linspace(-20.0, 20.0, 4001)
+    assert np.abs(synth._cos(angles) - np.cos(angles)).max() < 1e-10
