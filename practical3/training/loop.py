@@ -13,7 +13,8 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,19 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from practical3 import models
-from practical3.base.atomic import write_text
+from practical3.base.atomic import remove_stale_scratch, write_text
 from practical3.base.errors import DivergedError, RunError
-from practical3.base.paths import display_path
+from practical3.base.lock import exclusive
+from practical3.base.paths import cache_folder, writable_folder
 from practical3.base.text import fmt
+from practical3.data import sources
 from practical3.data.augment import AugmentSpec
 from practical3.data.batches import batches
 from practical3.data.cache import load_decoded
 from practical3.data.index import select_split
-from practical3.data.sources import describe
 from practical3.scoring.metrics import SCORES, CountsAccumulator, score_key
 from practical3.training import checkpoint
-from practical3.training.config import TrainConfig
+from practical3.training.config import TrainConfig, validate
 from practical3.training.device import (
     FP32,
     Precision,
@@ -53,10 +55,12 @@ def train(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
           progress: bool = True) -> pd.DataFrame:
     """Train ``cfg`` on ``data_root`` into a new run folder; returns the epoch history."""
     run_dir = Path(run_dir)
-    if (run_dir / LAST).exists():
-        raise RunError(f"{run_dir} already holds a run ({LAST}): pass --resume to continue it, "
-                       "or choose another --out")
-    return _run(cfg, data_root, run_dir, None, progress)
+    _check_settings(cfg)
+    with _writing(run_dir):
+        if (run_dir / LAST).exists():
+            raise RunError(f"{run_dir} already holds a run ({LAST}): pass --resume to continue "
+                           "it, or choose another --out")
+        return _run(cfg, data_root, run_dir, None, progress)
 
 
 def resume(run_dir: str | Path, data_root: str | Path, epochs: int | None = None,
@@ -68,17 +72,21 @@ def resume(run_dir: str | Path, data_root: str | Path, epochs: int | None = None
     with the command that starts a longer run instead.
     """
     run_dir = Path(run_dir)
-    state = checkpoint.load(run_dir / LAST)
-    cfg = saved_config(state)
-    if epochs is not None and epochs != cfg.epochs:
-        done = "finished" if state["epoch"] >= cfg.epochs else f"at epoch {state['epoch']}"
-        raise RunError(
-            f"{run_dir} is a run planned for {cfg.epochs} epochs ({done}); its learning rate "
-            f"follows one cosine schedule over them, so --epochs {epochs} cannot change it. "
-            f"Start a longer run in a new folder with the same settings (see its {RUN_FILE}): "
-            f"practical3 train --data {data_root} --out NEW_RUN_DIR --profile {cfg.profile} "
-            f"--epochs {epochs}")
-    return _run(cfg, data_root, run_dir, state, progress)
+    if not (run_dir / LAST).is_file():
+        raise RunError(_nothing_to_resume(run_dir, data_root))
+    with _writing(run_dir):
+        state = checkpoint.load_resumable(run_dir / LAST)
+        cfg = saved_config(state)
+        if epochs is not None and epochs != cfg.epochs:
+            done = "finished" if state["epoch"] >= cfg.epochs else f"at epoch {state['epoch']}"
+            raise RunError(
+                f"{run_dir} is a run planned for {cfg.epochs} epochs ({done}); its learning rate "
+                f"follows one cosine schedule over them, so --epochs {epochs} cannot change it. "
+                f"Start a longer run in a new folder with the same settings (see its "
+                f"{RUN_FILE}): practical3 train --data {data_root} --out NEW_RUN_DIR --profile "
+                f"{cfg.profile} --epochs {epochs}")
+        _check_settings(cfg)
+        return _run(cfg, data_root, run_dir, state, progress)
 
 
 def ensure_trained(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
@@ -88,18 +96,87 @@ def ensure_trained(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
     Only a run of the same id (same config, same data) is resumed or reused; a folder holding
     another run is an error, never overwritten.
     """
-    last = Path(run_dir) / LAST
-    if not last.exists():
-        return train(cfg, data_root, run_dir, progress=progress)
-    state = checkpoint.load(last)
-    _, _, identity = identify(cfg, data_root)
-    if state.get("run_id") != identity:
-        raise RunError(f"{run_dir} holds run {state.get('run_id')}, not run {identity} (other "
-                       f"settings or other data; see its {RUN_FILE}): delete the folder or "
-                       "choose another run folder")
-    if state["epoch"] >= cfg.epochs:
-        return pd.DataFrame(state["history"])
-    return _run(cfg, data_root, Path(run_dir), state, progress)
+    run_dir = Path(run_dir)
+    _check_settings(cfg)
+    with _writing(run_dir):
+        if not (run_dir / LAST).exists():
+            return _run(cfg, data_root, run_dir, None, progress)
+        state = checkpoint.load_resumable(run_dir / LAST)
+        _, _, identity = identify(cfg, data_root)
+        if state["run_id"] != identity:
+            raise RunError(f"{run_dir} holds run {state['run_id']}, not run {identity} (other "
+                           f"settings or other data; see its {RUN_FILE}): delete the folder or "
+                           "choose another run folder")
+        if state["epoch"] >= cfg.epochs:
+            _repair(run_dir, state)
+            return pd.DataFrame(state["history"])
+        return _run(cfg, data_root, run_dir, state, progress)
+
+
+def _check_settings(cfg: TrainConfig) -> None:
+    """Every setting in its range, the device present, the cache folder usable: checked
+    before a run touches its folder, so a bad value leaves nothing behind."""
+    validate(cfg)
+    resolve_device(cfg.device)
+    cache_folder()
+
+
+@contextmanager
+def _writing(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir`` as its one writer (a second is refused at once, naming the holder),
+    and clear the scratch files of writers that were killed."""
+    with exclusive(writable_folder(run_dir, "--out"), "training run"):
+        remove_stale_scratch(run_dir)
+        yield
+
+
+def _nothing_to_resume(run_dir: Path, data_root: str | Path) -> str:
+    """Why ``run_dir`` cannot be resumed, and what to do instead."""
+    if not any((run_dir / name).exists() for name in (BEST, RUN_FILE)):
+        return (f"{run_dir / LAST}: no such checkpoint; train first with `practical3 train "
+                f"--data {data_root} --out {run_dir}` (it writes {LAST} after each epoch)")
+    return (f"{run_dir} holds no {LAST}: its run stopped before its first epoch was saved, so "
+            f"there is nothing to resume; start it again without --resume: practical3 train "
+            f"--data {data_root} --out {run_dir} (with its settings, see {RUN_FILE})")
+
+
+def _repair(run_dir: Path, state: dict[str, Any]) -> None:
+    """Bring ``best.pt`` and ``history.csv`` in line with ``last.pt`` after a kill.
+
+    ``best.pt`` must hold the best epoch of the history. It may be ahead of ``last.pt``
+    (killed between the two writes: redoing the epoch rewrites it) or missing or behind
+    (deleted, or written by a version that saved ``last.pt`` first): it is rebuilt when the
+    best epoch is ``last.pt``'s own, and otherwise the run is refused, since its best weights
+    are gone.
+    """
+    history = state["history"]
+    best_epochs = [row["epoch"] for row in history if row["best"]]
+    if best_epochs:
+        wanted = best_epochs[-1]
+        held = _epoch_of_best(run_dir, state["run_id"])
+        if held is None or held < wanted:
+            if wanted != state["epoch"]:
+                raise RunError(
+                    f"{run_dir / BEST} lost the weights of the run's best epoch ({wanted}; "
+                    f"{LAST} holds epoch {state['epoch']}), so the run cannot give its best "
+                    f"model: train it again into an empty folder (delete {run_dir} or choose "
+                    "another --out)")
+            checkpoint.save({k: state[k] for k in checkpoint.BEST_KEYS if k in state},
+                            run_dir / BEST)
+    text = pd.DataFrame(history).to_csv(index=False)
+    file = run_dir / HISTORY_FILE
+    if not file.is_file() or file.read_text(encoding="utf-8") != text:
+        write_text(file, text)
+
+
+def _epoch_of_best(run_dir: Path, identity: str) -> int | None:
+    """The epoch ``best.pt`` holds for run ``identity``; None when absent, unreadable or of
+    another run."""
+    try:
+        best = checkpoint.load(run_dir / BEST)
+    except RunError:
+        return None
+    return best["epoch"] if best["run_id"] == identity else None
 
 
 def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str, Any] | None,
@@ -129,6 +206,7 @@ def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str
         if scaler is not None:
             scaler.load_state_dict(state["scaler"])
         history = state["history"]
+        _repair(run_dir, state)
         _set_rng_state(state["rng"])
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -326,8 +404,8 @@ def training_data(data_root: str | Path, fingerprint: str, n_train: int, n_val: 
                   ) -> dict[str, Any]:
     """What a model learnt from, as run.json and every checkpoint record it: the copy's
     source (kind, dataset, label, credit), where it was, its fingerprint and the image counts."""
-    return {**dataclasses.asdict(describe(data_root)), "root": display_path(data_root),
-            "fingerprint": fingerprint, "n_train_images": n_train, "n_val_images": n_val}
+    return {**sources.record(data_root), "fingerprint": fingerprint, "n_train_images": n_train,
+            "n_val_images": n_val}
 
 
 def _write_run_json(run_dir: Path, cfg: TrainConfig, identity: str, trained_on: dict[str, Any],
