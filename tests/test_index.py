@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -329,3 +332,54 @@ def test_failed_decode_leaves_no_cache(tmp_path):
         load_decoded(index, layout.TARGETS["infection"], SIDE, cache_dir=cache_dir)
     assert_names(err, bad)
     assert list(cache_dir.glob("*")) == []
+
+
+# --- hostile files and folders --------------------------------------------------------------
+
+def bomb_png(path: Path, side: int = 20000) -> Path:
+    """A PNG whose header claims ``side`` x ``side`` pixels (a decompression bomb), in 70 bytes."""
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = struct.pack(">II", side, side)  # IHDR width and height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # the chunk's CRC
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.fixture
+def twin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PRACTICAL3_CACHE", str(tmp_path / "cache"))
+    return synthesize(tmp_path / "twin", per_class=1, size=32, parts=("infection",))
+
+
+def test_a_decompression_bomb_is_named_by_index(twin, capsys):
+    bomb = bomb_png(next(twin.rglob("Test/Normal/images/*.png")))
+    assert main(["index", "--data", str(twin)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bomb}: refused as a decompression bomb" in err and "Traceback" not in err
+
+
+def test_a_decompression_bomb_is_named_by_train(twin, tmp_path):
+    from practical3.training.config import profile
+    from practical3.training.loop import train
+
+    bomb = bomb_png(next(twin.rglob("Train/COVID-19/images/*.png")))
+    with pytest.raises(DataError, match="decompression bomb") as err:
+        train(profile("smoke").replace(epochs=1), twin, tmp_path / "run", progress=False)
+    assert_names(err, bomb)
+
+
+def test_an_unreadable_folder_is_named(twin, monkeypatch):
+    locked = next(twin.rglob("Val/Non-COVID/images"))
+    listing = Path.iterdir
+
+    def iterdir(folder: Path):
+        if folder == locked:
+            raise PermissionError(13, "Permission denied", str(folder))
+        return listing(folder)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    with pytest.raises(DataError, match="cannot be read \\(Permission denied\\)") as err:
+        build_index(twin)
+    assert_names(err, locked)

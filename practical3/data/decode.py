@@ -51,6 +51,9 @@ def read_png(path: str | Path, *, mask: bool, size: tuple[int, int] | None = Non
         with Image.open(path) as img:
             img.load()
             array = to_gray8(img)
+    except Image.DecompressionBombError as err:  # a header claiming billions of pixels
+        raise DataError([f"{path}: refused as a decompression bomb ({err})"],
+                        "remove the file: no chest X-ray of COVID-QU-Ex is that large") from err
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
         raise DataError([f"{path}: unreadable image ({err})"],
                         "replace the file with a good copy (download again)") from err

@@ -129,15 +129,20 @@ def _index_split(split_dir: Path, part: str, split: str, problems: list[str],
 def _data_names(folder: Path, skipped: Counter[str]) -> set[str]:
     """Names of the PNG files in ``folder`` (none if it is absent); what else it holds is
     counted in ``skipped`` by kind."""
-    if not folder.is_dir():
-        return set()
     names = set()
-    for entry in folder.iterdir():
-        kind = skip_kind(entry)
-        if kind is None:
-            names.add(entry.name)
-        else:
-            skipped[kind] += 1
+    try:
+        if not folder.is_dir():
+            return names
+        for entry in folder.iterdir():
+            kind = skip_kind(entry)
+            if kind is None:
+                names.add(entry.name)
+            else:
+                skipped[kind] += 1
+    except OSError as err:
+        raise DataError([f"{folder}: cannot be read ({err.strerror})"],
+                        "make the copy readable (chmod -R u+rX ROOT), or remove that "
+                        "folder") from err
     return names
 
 
