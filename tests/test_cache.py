@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +147,26 @@ def test_select_split_missing_split_names_it(fake_index):
     with pytest.raises(DataError, match=r"no images in the Test split.*holds Infection "
                        r"Segmentation Data: Train 40, Val 10, Test 0 \(classes: COVID-19\)"):
         select_split(fake_index, "infection", "Test")
+
+
+def test_an_edit_that_restores_size_and_mtime_rebuilds_the_cache(own_index, tmp_path):
+    cache_dir = tmp_path / "cache"
+    load_decoded(own_index, TARGETS, SIZE, cache_dir=cache_dir)
+    changed = Path(own_index.loc[0, "image"])
+    stat = changed.stat()
+    time.sleep(0.01)  # past the filesystem clock's tick, so the change time moves
+    Image.fromarray(np.zeros((SIZE, SIZE), np.uint8)).save(changed)
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert not load_decoded(own_index, TARGETS, SIZE, cache_dir=cache_dir).images[0].any()
+
+
+def test_a_killed_build_leaves_a_scratch_folder_the_next_build_removes(index, tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    stale = tmp_path / f".64px-old-build.tmp-{dead.stdout.strip()}"
+    (stale / "images.npy").parent.mkdir()
+    (stale / "images.npy").write_bytes(b"half")
+    live = tmp_path / f".64px-other-build.tmp-{os.getpid()}"  # a build running now
+    live.mkdir()
+    load_decoded(index, TARGETS, SIZE, cache_dir=tmp_path)
+    assert not stale.exists() and live.exists()

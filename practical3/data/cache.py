@@ -1,7 +1,8 @@
 """A decoded uint8 cache: decode (and resize) a split's PNGs once, reuse them every epoch.
 
-A cache folder is keyed by a fingerprint of its source files (path, size, modification time),
-the image size and the targets, so it is rebuilt when the source changes. It is built in a
+A cache folder is keyed by a fingerprint of its source files (path, inode, size, modification
+and change times: any write changes the change time), the image size and the targets, so it is
+rebuilt when the source changes. It is built in a
 temporary folder and renamed into place, ``meta.json`` last: a crash leaves no cache that looks
 complete.
 """
@@ -17,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from practical3.base.atomic import build_folder
+from practical3.base.atomic import build_folder, dump_stream
 from practical3.base.parallel import thread_map
-from practical3.base.paths import cache_dir as default_cache_dir
+from practical3.base.paths import cache_folder
 from practical3.data import layout
 from practical3.data.decode import decode_resized
 from practical3.data.index import build_index, select_split
@@ -42,12 +43,14 @@ class DecodedArrays:
 
 
 def fingerprint(index: pd.DataFrame, targets: tuple[str, ...], image_size: int) -> str:
-    """A hash of every source file's path, size and mtime, plus the decoding settings."""
+    """A hash of every source file's path, inode, size, mtime and ctime, plus the decoding
+    settings."""
     digest = hashlib.sha256(f"v{CACHE_VERSION}|{image_size}|{','.join(targets)}".encode())
     for column in ("image", *targets):
         for path in index[column]:
             stat = os.stat(path)
-            digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+            digest.update(f"{path}|{stat.st_ino}|{stat.st_size}|{stat.st_mtime_ns}|"
+                          f"{stat.st_ctime_ns}\n".encode())
     return digest.hexdigest()[:20]
 
 
@@ -55,10 +58,10 @@ def load_decoded(index: pd.DataFrame, targets: tuple[str, ...], image_size: int,
                  cache_dir: str | Path | None = None, progress: bool = False) -> DecodedArrays:
     """The decoded arrays of ``index``, from the cache when it is current, else built now.
 
-    ``cache_dir`` defaults to ``paths.cache_dir()`` (``$PRACTICAL3_CACHE`` or ``data/cache``).
+    ``cache_dir`` defaults to ``paths.cache_folder()`` (``$PRACTICAL3_CACHE`` or ``data/cache``).
     """
     key = fingerprint(index, targets, image_size)
-    folder = Path(cache_dir or default_cache_dir()) / f"{image_size}px-{len(index)}img-{key}"
+    folder = Path(cache_dir or cache_folder()) / f"{image_size}px-{len(index)}img-{key}"
     if not (folder / "meta.json").is_file():
         build_folder(folder, lambda tmp: _build(index, targets, image_size, tmp, progress),
                      replace=True)
@@ -87,8 +90,8 @@ def _build(index: pd.DataFrame, targets: tuple[str, ...], image_size: int, folde
     decoded = thread_map(lambda r: decode_resized(r, targets, image_size), rows, progress)
     for i, (image, mask) in enumerate(decoded):
         images[i], masks[i] = image, mask
-    np.save(folder / "images.npy", images)
-    np.save(folder / "masks.npy", masks)
+    dump_stream(folder / "images.npy", lambda file: np.save(file, images))
+    dump_stream(folder / "masks.npy", lambda file: np.save(file, masks))
     index[RECORD_COLUMNS].to_csv(folder / "records.csv", index=False)
     meta = {"version": CACHE_VERSION, "image_size": image_size, "targets": list(targets),
             "count": len(rows)}
