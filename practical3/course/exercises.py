@@ -225,12 +225,12 @@ def check_4_1(answer: Any) -> Verdict:
         dice, iou = (_number(v) for v in answer)
     except (TypeError, ValueError):
         return False, "Answer with two numbers: (dice, iou)."
-    if math.isclose(dice, 0.5, abs_tol=1e-3) and math.isclose(iou, 1 / 3, abs_tol=1e-3):
-        return True, ("TP 6, FP 6, FN 6: Dice 12/24 = 0.5, IoU 6/18 = 0.333, and still "
+    if math.isclose(dice, 1 / 3, abs_tol=1e-3) and math.isclose(iou, 0.2, abs_tol=1e-3):
+        return True, ("TP 4, FP 8, FN 8: Dice 8/24 = 0.333, IoU 4/20 = 0.2, and still "
                       "Dice = 2 IoU / (1 + IoU).")
-    if math.isclose(dice, 0.75, abs_tol=1e-3):
-        return False, ("That is the one-pixel shift; two pixels leave 2 of the 4 columns "
-                       "overlapping.")
+    if math.isclose(dice, 2 / 3, abs_tol=1e-3) or math.isclose(dice, 0.75, abs_tol=1e-3):
+        return False, ("That is a one-pixel shift; two pixels down leave one row of the "
+                       "block overlapping.")
     return False, "Count the overlap first: how many of the 12 pixels still coincide?"
 
 
@@ -312,7 +312,7 @@ EXERCISES: dict[str, Exercise] = {e.key: e for e in [
     Exercise("3.4", "Make your own loop reach a validation lung Dice of 0.9",
              "change epochs, the subset or the learning rate, then run the loop again",
              check_3_4),
-    Exercise("4.1", "The toy mask moved two pixels: Dice and IoU",
+    Exercise("4.1", "The toy mask moved two pixels down: Dice and IoU",
              "count TP, FP, FN as in the toy example", check_4_1),
     Exercise("4.2", "Turn a post-processing step off: read the ablation",
              "results.metrics['ablation']['variants']: infection_in_lung minus none",
