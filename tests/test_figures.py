@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from practical3.evaluation import postprocess
+from practical3.evaluation.cases import pick_cases
 from practical3.evaluation.postprocess import PostProcess
 from practical3.evaluation.results import digest
 from practical3.plots.common import provenance
@@ -20,7 +21,6 @@ from practical3.plots.evaluation import (
     draw_all,
     figure_name,
     figure_names,
-    pick_cases,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -116,3 +116,15 @@ def test_figures_show_only_images_whose_licence_allows_sharing(tmp_path):
     fig = plot_examples(build_index(tmp_path), per_class=3, part="lung")
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["COVID-19: open.png"]
+
+
+def test_the_overlays_are_drawn_from_arrays_alone():
+    from practical3.evaluation.cases import Cases
+    from practical3.plots.evaluation import prediction_overlays
+
+    rows = pd.DataFrame({"cls": ["Normal"], "image": ["a.png"], "case": ["best"],
+                         "dice_lung": [0.9]})
+    image, masks = np.zeros((16, 16), np.uint8), np.ones((1, 16, 16), bool)
+    fig = prediction_overlays(Cases(rows, [image], [masks], [masks], 1, 2), ("lung",))
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["lung mask"]
+    assert "the 1 of 2 test images" in fig.get_suptitle()

@@ -5,5 +5,6 @@ results files, and comparisons of runs.
 - ``postprocess``: switchable clean-up steps, kept only where Val shows a gain;
 - ``evaluate``: score a checkpoint on a split and write its results;
 - ``results``: the four files of a results folder, read and checked;
+- ``cases``: the best, median and worst test images predicted again, as arrays for a figure;
 - ``comparison``: the files of a comparison of runs (rows, runs, table, check).
 """

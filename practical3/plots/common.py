@@ -7,19 +7,20 @@ from (a results folder's ``results.digest``, or the data's fingerprint).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 from PIL import Image, UnidentifiedImageError
 
 from practical3.base.atomic import write_with
 from practical3.base.paths import figures_dir
 
 DPI = 200
-# Target colours shared by every figure that draws lung and infection masks.
+# Target colours shared by every figure that draws lung and infection masks (``overlay``).
 COLORS = {"lung": "#1f77b4", "infection": "#d62728"}
 FIGURE_KEY, RUN_KEY, INPUTS_KEY = "practical3 figure", "practical3 run", "practical3 inputs sha256"
 
@@ -37,6 +38,12 @@ def save_figure(fig: plt.Figure, name: str, label: str, out_dir: str | Path | No
     metadata = {FIGURE_KEY: name, RUN_KEY: run_id, INPUTS_KEY: inputs_sha256}
     return write_with(path, lambda tmp: fig.savefig(tmp, dpi=DPI, bbox_inches="tight",
                                                     format="png", metadata=metadata))
+
+
+def mask_legend(fig: plt.Figure, targets: Sequence[str]) -> None:
+    """The key to the masks ``overlay`` draws: one patch of each target's colour, below."""
+    fig.legend(handles=[Patch(color=COLORS[t], alpha=0.6, label=f"{t} mask") for t in targets],
+               loc="outside lower center", ncol=len(targets), fontsize=9)
 
 
 def provenance(path: str | Path) -> dict[str, str] | None:

@@ -15,7 +15,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.colors import ListedColormap
 from torch import Tensor
 
 from practical3.base.errors import DataError
@@ -25,15 +24,14 @@ from practical3.data.decode import read_sample
 from practical3.data.fingerprint import data_fingerprint
 from practical3.data.index import build_index, count_table
 from practical3.data.sources import describe, showable
-from practical3.plots.common import fixed_jitter, save_figure
+from practical3.plots.common import fixed_jitter, mask_legend, save_figure
+from practical3.plots.overlay import overlay
 
 PER_CLASS = 300
 SEED = 0
 STYLE = "whitegrid"
 CLASS_COLOURS = dict(zip(layout.CLASSES, sns.color_palette("colorblind", 3), strict=True))
 HIST_BINS = 64  # 4 gray levels a bin: smooth curves from a few hundred images
-LUNG_COLOUR = "cyan"  # outline; named colours, so a caption can say them
-INFECTION_COLOUR = "red"  # translucent fill
 
 
 def sample_rows(index: pd.DataFrame, part: str = "infection", per_class: int = PER_CLASS,
@@ -92,7 +90,7 @@ def plot_counts(table: pd.DataFrame) -> plt.Figure:
 
 def plot_examples(index: pd.DataFrame, per_class: int = 2, part: str = "infection",
                   seed: int = SEED) -> plt.Figure:
-    """``per_class`` random images of each class with the lung (contour) and infection (fill),
+    """``per_class`` random images of each class with their masks (``overlay``),
     drawn only from images whose licence allows sharing them (``sources.showable``)."""
     shareable = index[[showable(Path(row.image), row.name) for row in index.itertuples()]]
     rows = sample_rows(shareable, part, per_class, seed)
@@ -101,24 +99,19 @@ def plot_examples(index: pd.DataFrame, per_class: int = 2, part: str = "infectio
     for ax in axes.flat:
         ax.axis("off")
     filled = {c: 0 for c in classes}
-    infection_map = ListedColormap([INFECTION_COLOUR])
+    targets = layout.TARGETS[part]
     for row, image, masks in _decoded(rows, part):
         ax = axes[classes.index(row["cls"]), filled[row["cls"]]]
         filled[row["cls"]] += 1
-        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
-        lung = masks[0]
-        ax.contour(lung, levels=[0.5], colors=LUNG_COLOUR, linewidths=1.0)
+        ax.imshow(overlay(image, masks, targets), interpolation="nearest")
         caption = row["name"]
-        if len(masks) > 1:
-            infection = masks[1]
-            ax.imshow(np.ma.masked_equal(infection, 0), cmap=infection_map, alpha=0.45,
-                      interpolation="nearest")
+        if "infection" in targets:
+            lung, infection = masks[targets.index("lung")], masks[targets.index("infection")]
             share = infection.sum() / max(lung.sum(), 1)
             caption += f"\ninfection {share:.0%} of lung" if share else "\nno infection"
         ax.set_title(f"{row['cls']}: {caption}", fontsize=8)
-    key = f"{LUNG_COLOUR} outline: lung mask"
-    key += f", {INFECTION_COLOUR}: infection mask" if len(masks) > 1 else ""
-    fig.suptitle(f"Examples, {layout.PARTS[part]}\n{key}")
+    mask_legend(fig, targets)
+    fig.suptitle(f"Examples, {layout.PARTS[part]}")
     return fig
 
 
@@ -233,19 +226,14 @@ def draw_all(data_root: str | Path, part: str = "infection", seed: int = SEED, *
 def plot_batch(images: Tensor, masks: Tensor, targets: Sequence[str], count: int = 8
                ) -> plt.Figure:
     """What the model is fed: the first ``count`` images of a (N, 1, H, W) batch with their
-    (N, T, H, W) masks, lung outlined and infection filled, as augmentation left them."""
+    (N, T, H, W) masks (``overlay``), as augmentation left them."""
     count = min(count, len(images))
     fig, axes = _subplots(1, count, figsize=(1.9 * count, 2.2))
-    infection_map = ListedColormap([INFECTION_COLOUR])
     for ax, image, mask in zip(axes[0], images[:count], masks[:count], strict=True):
-        ax.imshow(image[0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
-        ax.contour(mask[targets.index("lung")].cpu().numpy(), levels=[0.5], colors=LUNG_COLOUR,
-                   linewidths=0.8)
-        if "infection" in targets:
-            infection = mask[targets.index("infection")].cpu().numpy()
-            ax.imshow(np.ma.masked_equal(infection, 0), cmap=infection_map, alpha=0.45,
-                      interpolation="nearest")
+        gray = np.rint(image[0].cpu().numpy() * 255).clip(0, 255).astype(np.uint8)
+        ax.imshow(overlay(gray, mask.cpu().numpy() > 0.5, targets), interpolation="nearest")
         ax.axis("off")
+    mask_legend(fig, targets)
     fig.suptitle(f"An augmented training batch ({count} of {len(images)} images, "
                  f"{images.shape[-1]} px)")
     return fig

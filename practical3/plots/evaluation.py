@@ -1,8 +1,9 @@
 """The evaluation figures, drawn from a results folder (``practical3.evaluation.results``).
 
 Learning curves, per-image Dice distributions, the post-processing ablation and the severity
-scatter need only the results files. The prediction overlays re-run the checkpoint on a few
-test images, so they also need the run folder and the data; without them they are skipped.
+scatter need only the results files. The prediction overlays draw the arrays of
+``evaluation.cases``, which re-runs the checkpoint on a few test images, so they also need the
+run folder and the data; without them they are skipped.
 """
 
 from __future__ import annotations
@@ -16,25 +17,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.colors import ListedColormap
-from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from practical3.base.errors import ResultsError, UserError
-from practical3.base.paths import stored_path
+from practical3.base.errors import UserError
 from practical3.base.text import fmt
 from practical3.data import layout
-from practical3.data.decode import read_sample, resize_image
-from practical3.data.index import build_index, select_split
-from practical3.data.sources import showable
-from practical3.evaluation import postprocess
-from practical3.evaluation.inference import predict_native
-from practical3.evaluation.postprocess import PostProcess
-from practical3.evaluation.results import Results, digest, load
-from practical3.plots.common import COLORS, fixed_jitter, save_figure
+from practical3.evaluation.cases import Cases, shareable_cases
+from practical3.evaluation.results import digest, load
+from practical3.plots.common import COLORS, fixed_jitter, mask_legend, save_figure
+from practical3.plots.overlay import overlay
 from practical3.scoring.metrics import score_key
-from practical3.training import checkpoint
-from practical3.training.device import choose_precision, resolve_device
 
 LEARNING_CURVES = "03_learning_curves"
 DICE_DISTRIBUTIONS = "04_dice_distributions"
@@ -55,7 +47,6 @@ def figure_names(part: str) -> list[str]:
             if f != SEVERITY or "infection" in layout.TARGETS[part]]
 
 TRAIN_COLOR, VAL_COLOR, CHOSEN_COLOR, OTHER_COLOR = "0.45", "#ff7f0e", "#2ca02c", "0.7"
-CASES = ("best", "median", "worst")
 
 
 def learning_curves(history: pd.DataFrame) -> plt.Figure:
@@ -171,71 +162,10 @@ def severity_scatter(per_image: pd.DataFrame, severity: dict[str, Any]) -> plt.F
     return fig
 
 
-def pick_cases(per_image: pd.DataFrame, cases: tuple[str, ...] = CASES) -> pd.DataFrame:
-    """Per class, the best, median and worst image by mean per-image Dice over the targets.
-
-    A class with fewer images gives fewer cases (best and worst first, never one image twice);
-    images whose Dice is undefined for every target cannot be ranked and are never picked.
-    """
-    dice = per_image[[c for c in per_image if c.startswith("dice_")]]
-    ranked = per_image.assign(score=dice.mean(axis=1, skipna=True)).dropna(subset=["score"])
-    picked = []
-    for cls in layout.CLASSES:
-        rows = ranked[ranked["cls"] == cls].sort_values(["score", "image"], ascending=[False, True],
-                                                        kind="mergesort")
-        if rows.empty:
-            continue
-        positions = {"best": 0, "worst": len(rows) - 1, "median": len(rows) // 2}
-        chosen: dict[int, str] = {}
-        for case in sorted(cases, key=list(positions).index):
-            chosen.setdefault(positions[case], case)
-        picked += [rows.iloc[[at]].assign(case=case) for at, case in sorted(chosen.items())]
-    return pd.concat(picked, ignore_index=True)
-
-
-def predict_cases(results: Results, cases: pd.DataFrame, device: str = "auto"
-                  ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """Re-run the evaluated checkpoint on the ``cases`` images at their native size: the
-    images, their true masks and the post-processed predictions, one array per image.
-
-    The checkpoint must be the one evaluated (same run id and epoch), else ResultsError.
-    """
-    evaluated = results.metrics["checkpoint"]
-    path = stored_path(evaluated["path"])
-    if not path.is_file():
-        raise ResultsError(f"{path}: checkpoint not found (run folders are not committed); "
-                           "train and evaluate again to draw the prediction overlays")
-    dev = resolve_device(device)
-    state = checkpoint.load(path, dev)
-    found = (state.get("run_id"), state["epoch"])
-    if found != (evaluated["run_id"], evaluated["epoch"]):
-        raise ResultsError(f"{path} now holds run {found[0]} epoch {found[1]}, not the evaluated "
-                           f"run {evaluated['run_id']} epoch {evaluated['epoch']}: evaluate it "
-                           "again before drawing the overlays")
-    model, cfg = checkpoint.model_from(state, dev)
-    index = build_index(stored_path(results.metrics["data"]["root"]), parts=[cfg.part])
-    rows = select_split(index, cfg.part, results.metrics["data"]["split"]).set_index(
-        ["cls", "name"])
-    samples = [read_sample(rows.loc[key], cfg.targets)
-               for key in zip(cases["cls"], cases["image"], strict=True)]
-    images = [image for image, _ in samples]
-    inputs = np.stack([resize_image(image, cfg.image_size) for image in images])
-    raw = predict_native(model, inputs, [image.shape for image in images], dev,
-                         choose_precision(cfg.precision, dev))
-    steps = PostProcess.from_record(results.metrics["postprocessing"])
-    return images, [masks.astype(bool) for _, masks in samples], postprocess.apply(
-        raw, cfg.targets, steps)
-
-
-def prediction_overlays(results: Results, cases: tuple[str, ...] = CASES, device: str = "auto"
-                        ) -> plt.Figure:
-    """Image, truth and prediction (lung and infection outlined) for the best, median and
-    worst test image of each class, with the chosen post-processing applied."""
-    root = stored_path(results.metrics["data"]["root"])
-    shareable = results.per_image["image"].map(lambda name: showable(root, name))
-    picked = pick_cases(results.per_image[shareable], cases)
-    images, truth, pred = predict_cases(results, picked, device)
-    targets = results.targets
+def prediction_overlays(cases: Cases, targets: tuple[str, ...]) -> plt.Figure:
+    """Image, truth and prediction for each of ``cases`` (``evaluation.cases``: the best,
+    median and worst test image of each class, post-processed as chosen), one row a class."""
+    picked = cases.rows
     classes = list(dict.fromkeys(picked["cls"]))
     columns = max(picked.groupby("cls").size())
     fig = plt.figure(figsize=(3.5 * columns, 1.75 * len(classes) + 0.4), layout="constrained")
@@ -243,11 +173,11 @@ def prediction_overlays(results: Results, cases: tuple[str, ...] = CASES, device
         row_fig.suptitle(cls, x=0.0, ha="left", fontsize=11, fontweight="bold")
         cells = np.atleast_1d(row_fig.subfigures(1, columns))
         for cell, i in zip(cells, np.flatnonzero(picked["cls"] == cls), strict=False):
-            _draw_case(cell, picked.iloc[i], images[i], truth[i], pred[i], targets)
-    fig.legend(handles=[Patch(color=COLORS[t], alpha=0.6, label=t) for t in targets],
-               loc="outside lower center", ncol=len(targets), fontsize=9)
-    if not shareable.all():
-        fig.suptitle(f"Cases among the {int(shareable.sum())} of {len(shareable)} test images "
+            _draw_case(cell, picked.iloc[i], cases.images[i], cases.truth[i], cases.pred[i],
+                       targets)
+    mask_legend(fig, targets)
+    if cases.shareable < cases.total:
+        fig.suptitle(f"Cases among the {cases.shareable} of {cases.total} test images "
                      "whose licence allows sharing them", fontsize=9)
     return fig
 
@@ -257,22 +187,12 @@ def _draw_case(cell: Any, case: pd.Series, image: np.ndarray, truth: np.ndarray,
     """One image: three panels (image, truth, prediction) under a title with its Dice."""
     scores = ", ".join(f"{t} {fmt(case[f'dice_{t}'], '.2f', 'undefined')}" for t in targets)
     cell.suptitle(f"{case['case']}: {case['image']}\nDice {scores}", fontsize=8)
-    panels = {"image": (), "truth": truth, "prediction": pred}
-    for ax, (title, masks) in zip(cell.subplots(1, 3), panels.items(), strict=True):
-        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
-        for target, mask in zip(targets, masks, strict=False):
-            _outline(ax, mask, COLORS[target])
+    panels = {"image": image, "truth": overlay(image, truth, targets),
+              "prediction": overlay(image, pred, targets)}
+    for ax, (title, shown) in zip(cell.subplots(1, 3), panels.items(), strict=True):
+        ax.imshow(shown, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         ax.set_title(title, fontsize=7)
         ax.axis("off")
-
-
-def _outline(ax: plt.Axes, mask: np.ndarray, color: str) -> None:
-    """A mask as a translucent fill with a solid outline."""
-    if not mask.any():
-        return
-    ax.imshow(np.ma.masked_where(~mask.astype(bool), mask), cmap=ListedColormap([color]), alpha=0.3,
-              vmin=0, vmax=1, interpolation="nearest")
-    ax.contour(mask.astype(float), levels=[0.5], colors=[color], linewidths=0.8)
 
 
 def draw_all(results_dir: str | Path, *, out_dir: str | Path | None = None,
@@ -293,7 +213,8 @@ def draw_all(results_dir: str | Path, *, out_dir: str | Path | None = None,
         drawers[SEVERITY] = lambda: severity_scatter(results.per_image,
                                                      results.metrics["severity"])
     if model_and_data:
-        drawers[OVERLAYS] = lambda: prediction_overlays(results)
+        drawers[OVERLAYS] = lambda: prediction_overlays(shareable_cases(results),
+                                                        results.targets)
     inputs = digest(results.folder)
     written = []
     for figure, draw in drawers.items():
