@@ -1,7 +1,8 @@
 """The COVID-QU-Ex folder layout: the one place that spells its folder and file names.
 
 The Kaggle archive nests each part twice (``Lung Segmentation Data/Lung Segmentation Data``);
-the synthetic twin, the index, the download and the Dataset all take their names from here.
+the synthetic twin, the index, the download and the decoded cache all take their names
+from here.
 """
 
 from __future__ import annotations

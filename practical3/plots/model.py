@@ -40,7 +40,8 @@ def example_image(
 
 
 def as_batch(image: np.ndarray) -> torch.Tensor:
-    """A uint8 (H, W) image as the model's (1, 1, H, W) float input in [0, 1], as the Dataset."""
+    """A uint8 (H, W) image as the model's (1, 1, H, W) float input in [0, 1], as training
+    feeds it (``data.batches``)."""
     return torch.from_numpy(image.astype(np.float32) / 255)[None, None]
 
 
