@@ -2,8 +2,10 @@
 
 Reads PNG and JPEG files of any size, bit depth or colour mode, and DICOM files when pydicom is
 installed (the ``dicom`` extra). Masks are the model's thresholded output at each image's
-native size, with no post-processing: a checkpoint does not record the post-processing that
-evaluation chose on Val, so none is applied here.
+native size, post-processed as ``practical3 evaluate`` chose on Val when the run folder holds
+that choice (``RUN_DIR/postprocessing.json``); it says which steps, or that none was chosen. It
+also says what the model learnt from (a column of ``predictions.csv``), and warns when that was
+synthetic phantoms.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from practical3.base.atomic import staged, write_with
 from practical3.base.errors import UserError
 from practical3.base.paths import writable_folder
 from practical3.data.decode import resize_image, to_gray8
+from practical3.evaluation import postprocess, provenance
 from practical3.evaluation.inference import predict_native
 from practical3.plots.overlay import overlay
 from practical3.scoring.severity import infected_percent
@@ -30,7 +33,7 @@ from practical3.training.device import choose_precision, resolve_device
 
 CSV_FILE = "predictions.csv"
 CSV_COLUMNS = ("file", "width", "height", "lung_area_px", "infection_area_px",
-               "severity_percent")
+               "severity_percent", "model_trained_on")
 DICOM_MARK_AT, DICOM_MARK = 128, b"DICM"  # every DICOM file: a 128-byte preamble, then "DICM"
 DICOM_FIX = "pip install -e '.[dicom]'"
 
@@ -133,14 +136,15 @@ def write_png(path: Path, array: np.ndarray) -> Path:
     return write_with(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
-def table_row(path: str | Path, masks: np.ndarray, targets: Sequence[str]) -> dict:
-    """The CSV row of one image: its size, the area of each mask and the severity (NaN where
-    the model has no infection target or the lung is empty)."""
+def table_row(path: str | Path, masks: np.ndarray, targets: Sequence[str], trained_on: str
+              ) -> dict:
+    """The CSV row of one image: its size, the area of each mask, the severity (NaN where
+    the model has no infection target or the lung is empty) and the model's training data."""
     area = {t: int(np.count_nonzero(m)) for t, m in zip(targets, masks, strict=True)}
     severity = (infected_percent(masks[targets.index("lung")], masks[targets.index("infection")])
                 if "infection" in targets else math.nan)
     return dict(zip(CSV_COLUMNS, (str(path), masks.shape[2], masks.shape[1], area["lung"],
-                                  area.get("infection"), severity), strict=True))
+                                  area.get("infection"), severity, trained_on), strict=True))
 
 
 def predict(paths: Sequence[str | Path], checkpoint: str | Path, out_dir: str | Path,
@@ -151,8 +155,12 @@ def predict(paths: Sequence[str | Path], checkpoint: str | Path, out_dir: str | 
     written, ``predictions.csv`` last (a full disk leaves none of them)."""
     out_dir = writable_folder(out_dir, "--out")
     torch_device = resolve_device(device)
-    model, cfg = model_from(load(checkpoint, torch_device), torch_device)
+    state = load(checkpoint, torch_device)
+    model, cfg = model_from(state, torch_device)
     precision = choose_precision(cfg.precision, torch_device)  # as evaluation predicts
+    provenance.announce(provenance.record(state))
+    chosen, said = postprocess.load_choice(Path(checkpoint).parent, state)
+    print(said)
     rows, skipped = [], []
     with staged(out_dir, last=CSV_FILE) as stage:
         for path, name in zip(paths, output_names(paths), strict=True):
@@ -162,11 +170,12 @@ def predict(paths: Sequence[str | Path], checkpoint: str | Path, out_dir: str | 
                 skipped.append(str(err))
                 continue
             model_input = np.stack([resize_image(image, cfg.image_size)])  # writable (1, s, s)
-            masks = predict_native(model, model_input, [image.shape], torch_device, precision)[0]
+            masks = postprocess.apply_one(predict_native(
+                model, model_input, [image.shape], torch_device, precision)[0], cfg.targets, chosen)
             for target, mask in zip(cfg.targets, masks, strict=True):
                 write_png(stage / f"{name}_{target}.png", mask.astype(np.uint8) * 255)
             write_png(stage / f"{name}_overlay.png", overlay(image, masks, cfg.targets))
-            rows.append(table_row(path, masks, cfg.targets))
+            rows.append(table_row(path, masks, cfg.targets, provenance.label(state)))
         table = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
         write_with(stage / CSV_FILE, lambda tmp: table.to_csv(tmp, index=False,
                                                                float_format="%.3f"))

@@ -58,7 +58,7 @@ def test_overlays_are_skipped_with_a_message_when_the_checkpoint_is_gone(results
 
 
 def _table(rows: list[tuple[str, str, float, float]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["image", "cls", "dice_lung", "dice_infection"])
+    return pd.DataFrame(rows, columns=["image", "cls", "lung_dice", "infection_dice"])
 
 
 def test_pick_cases_takes_best_median_and_worst_of_each_class():
@@ -123,7 +123,7 @@ def test_the_overlays_are_drawn_from_arrays_alone():
     from practical3.plots.evaluation import prediction_overlays
 
     rows = pd.DataFrame({"cls": ["Normal"], "image": ["a.png"], "case": ["best"],
-                         "dice_lung": [0.9]})
+                         "lung_dice": [0.9]})
     image, masks = np.zeros((16, 16), np.uint8), np.ones((1, 16, 16), bool)
     fig = prediction_overlays(Cases(rows, [image], [masks], [masks], 1, 2), ("lung",))
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["lung mask"]

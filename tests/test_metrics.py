@@ -276,5 +276,18 @@ def test_hausdorff95_ignores_a_speck_that_is_under_5_percent_of_the_boundary():
     assert hausdorff95(pred, square(5, 5, side=20)) == 0.0
 
 
-def test_hausdorff95_is_undefined_when_a_mask_is_empty():
-    assert np.isnan(hausdorff95(square(5, 5), np.zeros((30, 30), bool)))
+def test_hausdorff95_of_a_total_miss_is_the_image_diagonal():
+    empty = np.zeros((30, 40), bool)
+    full = np.zeros((30, 40), bool)
+    full[5:15, 5:15] = True
+    assert hausdorff95(empty, full) == 50.0  # sqrt(30^2 + 40^2): the largest distance there is
+    assert hausdorff95(full, empty) == 50.0  # a mask drawn where there is none
+
+
+def test_a_total_miss_never_scores_better_than_a_poor_prediction():
+    truth = square(0, 0)
+    assert hausdorff95(np.zeros((30, 30), bool), truth) > hausdorff95(square(19, 19), truth)
+
+
+def test_hausdorff95_is_undefined_when_both_masks_are_empty():
+    assert np.isnan(hausdorff95(np.zeros((30, 30), bool), np.zeros((30, 30), bool)))

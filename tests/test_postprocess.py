@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from practical3.base.errors import RunError
 from practical3.evaluation.postprocess import (
     MIN_SPECK_PIXELS,
+    POSTPROCESSING_FILE,
     STEPS,
     PostProcess,
     applicable_steps,
     apply,
     keep_largest_components,
+    load_choice,
     min_speck_pixels,
     remove_small_components,
+    save_choice,
 )
 
 
@@ -173,3 +178,35 @@ def test_with_steps_switches_exactly_those_steps_and_name_follows():
     assert chosen.min_speck_fraction == 0.01
     assert steps.with_steps(()).name == "none"
     assert PostProcess().name == "none"
+
+
+# --- the choice kept beside the checkpoint ------------------------------------------------
+
+STATE = {"run_id": "abc", "epoch": 3}
+
+
+def test_the_choice_saved_for_a_checkpoint_is_loaded_for_it(tmp_path):
+    save_choice(tmp_path, PostProcess(keep_two_lungs=True), STATE, {"split": "Val"})
+    chosen, line = load_choice(tmp_path, STATE)
+    assert chosen == PostProcess(keep_two_lungs=True)
+    path = tmp_path / POSTPROCESSING_FILE
+    assert line == f"post-processing: keep_two_lungs (chosen on Val, {path})"
+
+
+def test_a_choice_of_no_step_says_none_was_chosen(tmp_path):
+    save_choice(tmp_path, PostProcess(), STATE, {"split": "Val"})
+    chosen, line = load_choice(tmp_path, STATE)
+    assert chosen == PostProcess() and line.startswith("post-processing: none (no step beat")
+
+
+def test_a_choice_made_for_another_checkpoint_is_not_applied(tmp_path):
+    save_choice(tmp_path, PostProcess(keep_two_lungs=True), STATE, {"split": "Val"})
+    chosen, line = load_choice(tmp_path, {"run_id": "abc", "epoch": 4})
+    assert chosen == PostProcess()
+    assert "chosen for run abc epoch 3, not this checkpoint's run abc epoch 4" in line
+
+
+def test_a_damaged_choice_names_the_file_and_the_fix(tmp_path):
+    (tmp_path / POSTPROCESSING_FILE).write_text('{"run_id": "abc"')
+    with pytest.raises(RunError, match=f"{POSTPROCESSING_FILE}: not a post-processing record"):
+        load_choice(tmp_path, STATE)

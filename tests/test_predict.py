@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from practical3.cli import main
+from practical3.evaluation.postprocess import PostProcess, save_choice
 from practical3.models import build_model
 from practical3.plots.overlay import overlay
 from practical3.predict import CSV_FILE, UnreadableImage, output_names, predict, read_xray
@@ -30,17 +31,19 @@ SIZES = {"rgb.jpg": (512, 400), "deep.png": (300, 300), "rgba.png": (120, 90),
          "palette.png": (70, 50), "gray.png": (64, 80)}
 
 
-def save_checkpoint(path: Path, part: str) -> Path:
+def save_checkpoint(path: Path, part: str, shift: tuple[float, ...] = (1, 0),
+                    **extra: object) -> Path:
     """A checkpoint as training writes it, of an untrained U-Net (base 4, depth 2) whose logits
-    are nearly constant (about -0.3 lung, -0.4 infection): its lung bias is raised by 1, so the
-    lung is everywhere and the infection nowhere, known in advance."""
+    are nearly constant (about -0.3 lung, -0.4 infection): its head's biases are raised by
+    ``shift`` (by default the lung is everywhere and the infection nowhere, known in advance);
+    ``extra`` adds keys (``training_data``)."""
     cfg = CFG.replace(part=part)
     torch.manual_seed(0)
     model = build_model("unet", 1, len(cfg.targets), base_channels=4, depth=2)
     with torch.no_grad():
-        model.head.bias[0] += 1
+        model.head.bias += torch.tensor(shift[:len(cfg.targets)], dtype=torch.float32)
     return checkpoint.save({"model": model.state_dict(), "epoch": 1, "config": cfg.to_dict(),
-                            "run_id": "handmade"}, path)
+                            "run_id": "handmade", **extra}, path)
 
 
 def ramp(width: int, height: int, top: int = 255) -> np.ndarray:
@@ -124,7 +127,8 @@ def test_the_csv_has_one_row_per_good_image(cli_run):
     out, *_ = cli_run
     table = pd.read_csv(out / CSV_FILE)
     assert list(table.columns) == ["file", "width", "height", "lung_area_px",
-                                   "infection_area_px", "severity_percent"]
+                                   "infection_area_px", "severity_percent", "model_trained_on"]
+    assert set(table["model_trained_on"]) == {"training data unknown"}  # an older checkpoint
     assert [Path(f).name for f in table["file"]] == list(SIZES)
     assert list(zip(table["width"], table["height"], strict=True)) == list(SIZES.values())
 
@@ -140,9 +144,11 @@ def test_the_csv_has_the_areas_and_severity_of_the_masks(cli_run):
 def test_the_cli_prints_one_line_per_image_and_the_folder(cli_run):
     out, _, stdout, _ = cli_run
     lines = stdout.splitlines()
-    assert len(lines) == len(SIZES) + 1
+    assert len(lines) == len(SIZES) + 3
+    assert lines[0].startswith("model: training data unknown")
+    assert lines[1].startswith("post-processing: none (no postprocessing.json")
     rgb = out.parent / "in" / "rgb.jpg"
-    assert lines[0] == f"{rgb}: 512x400, severity 0.00 % of the lung infected"
+    assert lines[2] == f"{rgb}: 512x400, severity 0.00 % of the lung infected"
     assert lines[-1].endswith(str(out))
 
 
@@ -168,7 +174,42 @@ def test_a_lung_only_checkpoint_writes_no_infection_mask_and_no_severity(tmp_pat
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         CSV_FILE, "x_lung.png", "x_overlay.png"]
     row = (tmp_path / "out" / CSV_FILE).read_text().splitlines()[1]
-    assert row == f"{tmp_path / 'x.png'},40,30,1200,,"
+    assert row == f"{tmp_path / 'x.png'},40,30,1200,,,training data unknown"
+
+
+SYNTHETIC = {"kind": "synthetic", "dataset": "synthetic twin of COVID-QU-Ex",
+             "label": "Data: SYNTHETIC phantoms (practical3 synth), not real X-rays",
+             "credit": None, "root": "data/twin", "fingerprint": "ab" * 32,
+             "n_train_images": 24, "n_val_images": 6}
+
+
+def test_a_model_trained_on_phantoms_says_so_in_its_output_and_csv(tmp_path):
+    model = save_checkpoint(tmp_path / "run" / "best.pt", "infection", training_data=SYNTHETIC)
+    Image.fromarray(ramp(40, 30).astype(np.uint8)).save(tmp_path / "x.png")
+    status, out, err = run_cli("predict", tmp_path / "x.png", "--checkpoint", model,
+                               "--out", tmp_path / "out", "--device", "cpu")
+    assert status == 0
+    assert out.splitlines()[0].startswith(f"model trained on: {SYNTHETIC['label']} (24 Train")
+    assert err.splitlines() == ["WARNING: this model was trained on SYNTHETIC phantoms and never "
+                                "saw a real chest X-ray: its masks and severities on real X-rays "
+                                "mean nothing"]
+    table = pd.read_csv(tmp_path / "out" / CSV_FILE)
+    assert list(table["model_trained_on"]) == [f"synthetic: {SYNTHETIC['label']}"]
+
+
+def test_the_postprocessing_chosen_on_val_is_applied_and_named(tmp_path):
+    # Lung nowhere, infection everywhere: "infection_in_lung" clears all the infection.
+    model = save_checkpoint(tmp_path / "run" / "best.pt", "infection", shift=(-1, 1))
+    Image.fromarray(ramp(40, 30).astype(np.uint8)).save(tmp_path / "x.png")
+    args = ("predict", tmp_path / "x.png", "--checkpoint", model, "--device", "cpu", "--out")
+    _, raw, _ = run_cli(*args, tmp_path / "raw")
+    assert "post-processing: none (no postprocessing.json" in raw
+    assert pd.read_csv(tmp_path / "raw" / CSV_FILE)["infection_area_px"][0] == 40 * 30
+    save_choice(model.parent, PostProcess(infection_in_lung=True),
+                {"run_id": "handmade", "epoch": 1}, {"split": "Val"})
+    _, processed, _ = run_cli(*args, tmp_path / "processed")
+    assert "post-processing: infection_in_lung (chosen on Val" in processed
+    assert pd.read_csv(tmp_path / "processed" / CSV_FILE)["infection_area_px"][0] == 0
 
 
 # --- the severity score -------------------------------------------------------------------

@@ -6,17 +6,26 @@ import json
 import re
 import shutil
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
 from practical3 import report
 from practical3.base.errors import TemplateError
-from practical3.base.paths import COMMITTED_PLACES, report_place
+from practical3.base.paths import COMMITTED_PLACES, FIGURES_ENV, report_place
 from practical3.evaluation.results import consistency, load
+from practical3.plots.common import save_figure
 from practical3.plots.evaluation import draw_all, figure_names
+from practical3.plots.model import figure_inputs
 from practical3.report import check, render
-from practical3.report.context import SYNTHETIC_STATEMENT
-from practical3.report.formats import FORMATS
+from practical3.report.context import (
+    SYNTHETIC_STATEMENT,
+    lesion_size_claim,
+    opacity_claim,
+    verdict,
+)
+from practical3.report.formats import FORMATS, with_interval
+from practical3.scoring.uncertainty import ZERO_BY_CONSTRUCTION
 from practical3.sweep import compare
 from practical3.training.config import profile
 
@@ -35,12 +44,13 @@ def drawn(results, tmp_path_factory):
 
 
 @pytest.fixture
-def project(results, drawn, tmp_path):
-    """A repository in miniature: results of the infection model, its figures and a fresh
-    report. Returns (results folder of the report, the infection model's folder, report)."""
+def project(results, drawn, tmp_path, monkeypatch):
+    """A repository in miniature: results of the infection model, its figures (the figures
+    folder, ``$PRACTICAL3_FIGURES``) and a fresh report. Returns (results folder, report)."""
     folder = tmp_path / "report" / "results"
     shutil.copytree(results, folder / "infection")
     shutil.copytree(drawn, tmp_path / "figures")
+    monkeypatch.setenv(FIGURES_ENV, str(tmp_path / "figures"))
     return folder, report.write(folder, tmp_path / "report" / "report.md")
 
 
@@ -90,11 +100,11 @@ def test_check_catches_a_dice_below_its_iou_planted_in_metrics_json(project):
 def test_check_catches_a_dice_below_its_iou_planted_in_per_image_csv(project):
     folder, path = project
     table = pd.read_csv(folder / "infection" / "per_image.csv")
-    table.loc[0, "iou_lung"] = table.loc[0, "dice_lung"] + 0.1
+    table.loc[0, "lung_iou"] = table.loc[0, "lung_dice"] + 0.1
     table.to_csv(folder / "infection" / "per_image.csv", index=False)
     problems = check(folder, path)
     assert (f"{folder}/infection/per_image.csv: {table.loc[0, 'image']} ({table.loc[0, 'cls']}) "
-            f"dice_lung {table.loc[0, 'dice_lung']} < iou_lung {table.loc[0, 'iou_lung']}"
+            f"lung_dice {table.loc[0, 'lung_dice']} < lung_iou {table.loc[0, 'lung_iou']}"
             in problems)
 
 
@@ -265,7 +275,129 @@ def test_a_comparison_on_the_same_real_data_is_a_checked_table(project, data):
     path.write_text(text)
     assert not any("comparison.json" in p for p in check(folder, path))
     comparison = json.loads((folder / "comparison" / "comparison.json").read_text())
-    comparison["rows"][0]["lung_dice"]["mean"] = 0.5
+    comparison["rows"][0]["lung_dice_imagewise"]["mean"] = 0.5
     (folder / "comparison" / "comparison.json").write_text(json.dumps(comparison))
-    assert any("comparison.json: row {'model': 'unet'} lung_dice" in p
+    assert any("comparison.json: row {'model': 'unet'} lung_dice_imagewise" in p
                for p in check(folder, path))
+
+
+# --- every figure in the folder is the report's ------------------------------------------------
+
+def _unlinked(path, name: str, run_id: str = "", inputs: str = "") -> None:
+    """A figure beside the report's, unlinked, with the given provenance."""
+    fig = plt.figure()
+    save_figure(fig, name, "label", path.parent.parent / "figures", run_id=run_id,
+                inputs_sha256=inputs)
+    plt.close(fig)
+
+
+def test_figures_of_the_reports_data_and_model_pass_unlinked(project):
+    folder, path = project
+    metrics = _metrics(folder)
+    fingerprint = metrics["data"]["copy_fingerprint"]
+    _unlinked(path, "01_counts", inputs=fingerprint)
+    _unlinked(path, "02_feature_maps",
+              inputs=figure_inputs(fingerprint, metrics["checkpoint"]["config"]))
+    assert check(folder, path) == []
+
+
+def test_check_catches_an_unlinked_figure_of_other_data(project):
+    folder, path = project
+    _unlinked(path, "01_counts", inputs="f" * 64)  # a pipeline killed after redrawing EDA
+    [problem] = check(folder, path)
+    assert problem.startswith(f"{path.parent.parent / 'figures' / '01_counts.png'}: drawn from "
+                              "other data than this report's")
+
+
+def test_check_catches_an_untrained_model_figure_of_other_settings(project):
+    folder, path = project
+    metrics = _metrics(folder)
+    other = {**metrics["checkpoint"]["config"], "base_channels": 64}
+    _unlinked(path, "02_feature_maps",
+              inputs=figure_inputs(metrics["data"]["copy_fingerprint"], other))
+    [problem] = check(folder, path)
+    assert "02_feature_maps.png: drawn from other data than this report's" in problem
+
+
+def test_check_catches_an_unlinked_figure_of_another_run(project):
+    folder, path = project
+    _unlinked(path, "03_learning_curves_lung", run_id="0123456789ab", inputs="a" * 64)
+    [problem] = check(folder, path)
+    assert "03_learning_curves_lung.png: drawn from other results (run 0123456789ab)" in problem
+
+
+def test_check_catches_a_png_that_practical3_did_not_draw(project):
+    folder, path = project
+    shutil.copyfile(figure(path, "04_severity"), path.parent.parent / "figures" / "x.png")
+    plt.imsave(path.parent.parent / "figures" / "x.png", [[0, 1]])
+    [problem] = check(folder, path)
+    assert "x.png: not a figure practical3 drew (no provenance)" in problem
+
+
+# --- the discussion states a finding only where the numbers support it ---------------------
+
+def healthy(rate: float, n: int = 10) -> dict:
+    return {"healthy_fp_rate": rate, "n_images_empty_truth": n}
+
+
+def test_false_positives_are_blamed_on_non_covid_opacities_only_when_they_are_more_there():
+    more, same = healthy(0.4), healthy(0.1)
+    assert opacity_claim({"Non-COVID": more, "Normal": same}) == verdict(True, True)
+    assert opacity_claim({"Non-COVID": same, "Normal": same}) == verdict(True, False)
+    assert opacity_claim({"Non-COVID": healthy(0.4, 9), "Normal": same})["undecided"]
+
+
+def bins(*dice: float, n: int = 4) -> list[dict]:
+    return [{"low": i, "high": i + 1, "n_images": n, "dice": d} for i, d in enumerate(dice)]
+
+
+def test_dice_falls_with_lesion_size_only_when_every_larger_bin_scores_higher():
+    assert lesion_size_claim(bins(0.3, 0.5, 0.7)) == verdict(True, True)
+    # the committed report's table, 4/3/3 images: not monotonic
+    assert lesion_size_claim(bins(0.5860, 0.7710, 0.7466)) == verdict(True, False)
+    assert lesion_size_claim(bins(0.3, 0.5, 0.7, n=3))["undecided"]  # 9 images
+    assert lesion_size_claim([])["undecided"]
+
+
+def _with_healthy_rates(folder, non_covid: float, normal: float) -> None:
+    metrics = _metrics(folder)
+    for cls, rate in (("Non-COVID", non_covid), ("Normal", normal)):
+        metrics["metrics"]["infection"][cls].update(healthy(rate, 12))
+    (folder / "infection" / "metrics.json").write_text(json.dumps(metrics))
+
+
+OPACITY = "Non-COVID pneumonia makes opacities"
+
+
+def test_the_report_blames_non_covid_opacities_when_the_rates_say_so(project):
+    folder, _ = project
+    _with_healthy_rates(folder, 0.5, 0.25)
+    assert OPACITY in render(folder)
+
+
+def test_the_report_does_not_blame_non_covid_opacities_when_the_rates_say_otherwise(project):
+    folder, _ = project
+    _with_healthy_rates(folder, 0.25, 0.25)
+    text = render(folder)
+    assert OPACITY not in text and "do not show the\n  model taking the opacities" in text
+
+
+def test_a_tiny_test_split_decides_no_finding(results):
+    text = render(results)
+    assert OPACITY not in text and "falls with the size of its lesion" not in text
+    assert "Too few healthy test images" in text
+
+
+# --- intervals only where they mean something ----------------------------------------------
+
+def test_a_score_of_too_few_images_prints_n_too_small(results):
+    text = render(results)
+    assert "(n too small)" in text and "*n too small*: fewer than 10 images" in text
+    assert not re.search(r"\[(\d+\.\d+), \1\]", text)  # no zero-width interval anywhere
+
+
+def test_a_score_that_is_zero_by_construction_prints_what_it_is():
+    scores = {"dice_imagewise": 0.0, "dice_imagewise_ci95": None,
+              "dice_imagewise_ci95_note": ZERO_BY_CONSTRUCTION}
+    assert with_interval(scores, "dice_imagewise") == "0 by construction"
+    assert with_interval({"d": 0.5, "d_ci95": [0.4, 0.6]}, "d") == "50.00 % [40.00, 60.00]"

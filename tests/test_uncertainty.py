@@ -7,9 +7,14 @@ import torch
 
 from practical3.scoring.metrics import summarize_counts
 from practical3.scoring.uncertainty import (
+    MIN_IMAGES,
+    TOO_FEW,
+    ZERO_BY_CONSTRUCTION,
     bootstrap_weights,
+    ci_entry,
     interval,
     score_intervals,
+    standard_error,
     weighted_correlation,
     weighted_mean,
 )
@@ -58,13 +63,45 @@ def test_weighted_correlation_with_every_image_once_is_pearsons_r():
 def test_score_intervals_with_every_image_drawn_once_are_the_point_estimates():
     counts = torch.tensor([[[9, 1, 0, 6], [0, 2, 0, 14]],
                            [[4, 0, 4, 8], [3, 1, 2, 10]],
-                           [[5, 5, 5, 1], [0, 0, 0, 16]]])
+                           [[5, 5, 5, 1], [0, 0, 0, 16]]] * 5)  # 10 healthy of 15: enough
     names = ["lung", "infection"]
     point = summarize_counts(counts, names)
-    intervals = score_intervals(counts, np.ones((1, 3)), names)
+    intervals = score_intervals(counts, np.ones((1, 15)), names)
     for target in names:
         for score in ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset",
                       "healthy_fp_rate"):
             expected = point[target][score]
             got = intervals[target][f"{score}_ci95"]
             assert got == ([pytest.approx(expected)] * 2 if expected is not None else None)
+
+
+def test_an_interval_needs_ten_images():
+    samples = np.linspace(0, 1, 101)
+    assert ci_entry("dice", samples, MIN_IMAGES) == {"dice_ci95": pytest.approx([0.025, 0.975])}
+    entry = ci_entry("dice", samples, MIN_IMAGES - 1)
+    assert entry["dice_ci95"] is None
+    assert entry["dice_ci95_note"] == f"{TOO_FEW}: 9 image(s), an interval needs 10"
+
+
+def test_one_image_gets_no_zero_width_interval():
+    counts = torch.tensor([[[90, 5, 3, 2]]])
+    scores = score_intervals(counts, bootstrap_weights(["a"], resamples=20), ["lung"])["lung"]
+    assert scores["dice_imagewise_ci95"] is None
+    assert scores["dice_imagewise_ci95_note"].startswith(TOO_FEW)
+
+
+def test_a_dice_that_is_zero_by_construction_gets_no_interval():
+    # 12 healthy images, 5 with a false-positive infection: every scored image scores 0.
+    counts = torch.tensor([[[0, 3, 0, 13]]] * 5 + [[[0, 0, 0, 16]]] * 7)
+    scores = score_intervals(counts, bootstrap_weights(range(12), resamples=50),
+                             ["infection"])["infection"]
+    for score in ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset"):
+        assert scores[f"{score}_ci95"] is None
+        assert scores[f"{score}_ci95_note"] == ZERO_BY_CONSTRUCTION
+    low, high = scores["healthy_fp_rate_ci95"]  # the meaningful number keeps its interval
+    assert low < 5 / 12 < high
+
+
+def test_standard_error_is_the_spread_of_the_resamples():
+    assert standard_error(np.array([1.0, 3.0, np.nan])) == pytest.approx(np.sqrt(2))
+    assert standard_error(np.array([np.nan])) is None

@@ -18,6 +18,7 @@ from practical3.scoring.metrics import binarize
 from practical3.training.device import FP32, Precision, to_device
 
 BATCH = 64
+NATIVE_SCORING = "at each image's native size: logits resized bilinearly, then thresholded"
 
 
 def to_native(logits: Tensor, size: tuple[int, int]) -> np.ndarray:

@@ -8,20 +8,30 @@ only where the validation split shows that it helps).
 - ``remove_specks``: drop infection components smaller than ``min_speck_fraction`` of the
   image's area, and never smaller than ``MIN_SPECK_PIXELS``: it runs at each image's native
   size, so a speck means the same share of a film at any resolution.
+
+``evaluate`` writes the steps it chose on Val beside the checkpoint, as
+``RUN_DIR/postprocessing.json`` (``save_choice``), with the run id and epoch they were chosen
+for; ``predict`` applies them to that checkpoint only (``load_choice``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
+from practical3.base.atomic import write_text
+from practical3.base.errors import RunError
+
 STEPS = ("keep_two_lungs", "fill_lung_holes", "infection_in_lung", "remove_specks")
 MIN_SPECK_PIXELS = 5
+POSTPROCESSING_FILE = "postprocessing.json"  # in the run folder, beside best.pt
 
 
 @dataclass(frozen=True)
@@ -114,3 +124,35 @@ def applicable_steps(targets: tuple[str, ...]) -> tuple[str, ...]:
     needs = {"keep_two_lungs": {"lung"}, "fill_lung_holes": {"lung"},
              "infection_in_lung": {"lung", "infection"}, "remove_specks": {"infection"}}
     return tuple(step for step in STEPS if needs[step] <= set(targets))
+
+
+def save_choice(run_dir: str | Path, chosen: PostProcess, state: dict[str, Any],
+                selection: dict[str, Any]) -> Path:
+    """Write ``RUN_DIR/postprocessing.json`` atomically: the steps chosen on Val for the
+    checkpoint ``state`` (its run id and epoch) and how they were chosen."""
+    record = {"run_id": state["run_id"], "epoch": state["epoch"], **chosen.record(),
+              "selection": selection}
+    return write_text(Path(run_dir) / POSTPROCESSING_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def load_choice(run_dir: str | Path, state: dict[str, Any]) -> tuple[PostProcess, str]:
+    """The post-processing chosen on Val for the checkpoint ``state`` and one line saying
+    which, or all steps off and why none applies."""
+    path = Path(run_dir) / POSTPROCESSING_FILE
+    if not path.is_file():
+        return PostProcess(), (f"post-processing: none (no {POSTPROCESSING_FILE} beside the "
+                               "checkpoint: `practical3 evaluate` chooses it on Val)")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        chosen = PostProcess.from_record(record)
+        chosen_for = (record["run_id"], record["epoch"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise RunError(f"{path}: not a post-processing record ({err}); run `practical3 "
+                       "evaluate` on this checkpoint again to rewrite it, or delete it") from err
+    if chosen_for != (state["run_id"], state["epoch"]):
+        return PostProcess(), (f"post-processing: none ({path} was chosen for run "
+                               f"{chosen_for[0]} epoch {chosen_for[1]}, not this checkpoint's "
+                               f"run {state['run_id']} epoch {state['epoch']}: evaluate it again)")
+    if not chosen.steps:
+        return chosen, f"post-processing: none (no step beat the noise on Val; {path})"
+    return chosen, f"post-processing: {chosen.name} (chosen on Val, {path})"

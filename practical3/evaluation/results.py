@@ -22,7 +22,10 @@ from practical3.base.atomic import write_with
 from practical3.base.errors import ResultsError, RunError
 from practical3.base.paths import results_dir as default_results_dir
 from practical3.data import layout
+from practical3.data.fingerprint import data_fingerprint
+from practical3.data.index import build_index, find_part_dir
 from practical3.data.sources import stamp
+from practical3.scoring.metrics import score_key
 from practical3.training.runs import HISTORY_FILE, RUN_FILE
 
 METRICS_FILE = "metrics.json"
@@ -119,6 +122,25 @@ def digest(results_dir: str | Path) -> str:
     for name in sorted(MAKERS):
         sha.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
     return sha.hexdigest()
+
+
+def copy_fingerprint(data_root: str | Path) -> str:
+    """The fingerprint of every part of a copy: what its EDA figures record, and what
+    ``metrics.json`` keeps (``data.copy_fingerprint``) so that ``report --check`` can tell
+    them apart from a copy's figures drawn since; "" when ``data_root`` holds no part."""
+    if not any(find_part_dir(data_root, part) for part in layout.PARTS):
+        return ""
+    return data_fingerprint(build_index(data_root), data_root)
+
+
+def outdated(results: Results) -> list[str]:
+    """What the results lack that this version of ``practical3 evaluate`` writes (the per-image
+    ``<target>_dice`` and ``<target>_iou`` columns): results of an older version."""
+    wanted = [score_key(t, m) for t in results.targets for m in ("dice", "iou")]
+    missing = [column for column in wanted if column not in results.per_image]
+    return [f"{results.folder}/{PER_IMAGE_FILE}: no column {', '.join(missing)} (written by an "
+            "older `practical3 evaluate`); evaluate again, e.g. with `practical3 pipeline`"
+            ] if missing else []
 
 
 def consistency(results: Results) -> list[str]:

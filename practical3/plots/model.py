@@ -17,6 +17,7 @@ from practical3.data.decode import read_png
 from practical3.data.index import build_index, find_part_dir
 from practical3.data.sources import SYNTHETIC_LABEL, describe, showable
 from practical3.data.synth import phantom
+from practical3.evaluation.results import copy_fingerprint
 from practical3.models.inspection import block_outputs
 from practical3.plots.common import save_figure
 from practical3.training.config import TrainConfig
@@ -81,6 +82,13 @@ def plot_logits(
     return fig
 
 
+def figure_inputs(fingerprint: str, config: dict) -> str:
+    """What these figures were drawn from, as their provenance records it: the copy (which
+    fixes the example image) and the untrained model's settings; ``report --check`` recomputes
+    it from a results folder."""
+    return hashlib.sha256((fingerprint + json.dumps(config, sort_keys=True)).encode()).hexdigest()
+
+
 def draw_all(data_root: str | Path, cfg: TrainConfig, *, out_dir: str | Path | None = None
              ) -> list[Path]:
     """Write the figures notebook 02 shows: the untrained model's feature maps and logits."""
@@ -94,9 +102,8 @@ def draw_all(data_root: str | Path, cfg: TrainConfig, *, out_dir: str | Path | N
         "02_untrained_logits": plot_logits(
             image, outputs["head"], "Output logits of the UNTRAINED model", cfg.targets),
     }
-    # What they were drawn from: the example image and the untrained model's settings.
-    inputs = hashlib.sha256(image.tobytes() + json.dumps(cfg.to_dict(), sort_keys=True).encode())
-    written = [save_figure(fig, name, label, out_dir, inputs_sha256=inputs.hexdigest())
+    inputs = figure_inputs(copy_fingerprint(data_root), cfg.to_dict())
+    written = [save_figure(fig, name, label, out_dir, inputs_sha256=inputs)
                for name, fig in figures.items()]
     for fig in figures.values():
         plt.close(fig)

@@ -4,6 +4,12 @@ It never re-renders a figure: it compares the text line by line with a fresh ren
 linked figure's provenance (name, run, digest of the results it was drawn from), checks that the
 results files come from one run whose best epoch is the one evaluated, that no Dice is below its
 IoU anywhere in the results, and that the data source is stated.
+
+Every figure in the report's figures folder is the report's, linked or not: one drawn from other
+results, another copy of the data or another model's settings (a pipeline killed after its
+first figures leaves such) is named. A results figure must carry one part's run and results
+digest; a data figure the copy fingerprint its results record (``data.copy_fingerprint``), and
+the untrained model's figures that fingerprint with a part's settings.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import re
 from pathlib import Path
 
 from practical3.base.errors import ResultsError
+from practical3.base.paths import figures_dir
 from practical3.evaluation.comparison import consistency as comparison_consistency
-from practical3.evaluation.results import Results, consistency, digest, load_parts
+from practical3.evaluation.results import Results, consistency, digest, load_parts, outdated
 from practical3.plots.common import provenance
+from practical3.plots.model import figure_inputs
 from practical3.report.context import SYNTHETIC_STATEMENT
 from practical3.report.render import comparison_of, default_report, figures_link, render
 from practical3.scoring.metrics import score_key
@@ -30,13 +38,17 @@ def check(results_dir: str | Path | None = None, report_path: str | Path | None 
     """Every problem with the report at ``report_path``: results files that do not come from
     one run, a Dice below its IoU anywhere in the results, text that differs from a fresh
     render, a linked figure that is missing, empty, not a PNG, another figure under its name
-    or drawn from other results, and a data source that is not stated. An empty list means
-    the report is sound."""
+    or drawn from other results, a figure in ``figures`` drawn from anything but this report's
+    results and data, and a data source that is not stated. An empty list means the report is
+    sound."""
     report = Path(report_path or default_report())
     try:
         parts = load_parts(results_dir)
     except ResultsError as err:
         return [str(err)]
+    stale = [problem for results in parts.values() for problem in outdated(results)]
+    if stale:
+        return stale
     problems = [problem for results in parts.values()
                 for problem in (*consistency(results), *dice_below_iou(results))]
     compared = comparison_of(results_dir)
@@ -47,8 +59,11 @@ def check(results_dir: str | Path | None = None, report_path: str | Path | None 
     text = report.read_text(encoding="utf-8")
     problems += _differences(text, render(results_dir, template, figures_link(report, figures)),
                              report)
-    for link in dict.fromkeys(_FIGURE_LINK.findall(text)):
+    links = list(dict.fromkeys(_FIGURE_LINK.findall(text)))
+    for link in links:
         problems += _figure_problems(report.parent / link, link, parts)
+    linked = {(report.parent / link).resolve() for link in links}
+    problems += _stray_figures(Path(figures or figures_dir()), linked, parts)
     first = next(iter(parts.values())).metrics["data"]
     if first["label"] not in text:
         problems.append(f"{report}: does not state the data source ({first['label']!r})")
@@ -81,6 +96,42 @@ def _figure_problems(path: Path, link: str, parts: dict[str, Results]) -> list[s
     return problems
 
 
+def _stray_figures(folder: Path, linked: set[Path], parts: dict[str, Results]) -> list[str]:
+    """Every figure in ``folder`` (not its subfolders), other than the linked ones, that was
+    not drawn from this report's results, its copy of the data, or its models' settings."""
+    drawn_from = _report_inputs(parts)
+    redraw = ("redraw the report's figures with `practical3 pipeline` (or `make figures`), or "
+              "remove it")
+    problems = []
+    for path in sorted(folder.glob("*.png")):
+        if path.resolve() in linked:
+            continue
+        found = provenance(path)
+        if found is None or not found["figure"]:
+            problems.append(f"{path}: not a figure practical3 drew (no provenance); {redraw}")
+        elif found["figure"] != path.stem:
+            problems.append(f"{path}: holds figure {found['figure']!r}, not {path.stem!r}; "
+                            f"{redraw}")
+        elif (found["run"], found["inputs"]) not in drawn_from:
+            problems.append(f"{path}: drawn from other "
+                            f"{'results (run ' + found['run'] + ')' if found['run'] else 'data'}"
+                            f" than this report's; {redraw}")
+    return problems
+
+
+def _report_inputs(parts: dict[str, Results]) -> set[tuple[str, str]]:
+    """The (run, inputs) provenance a figure of this report may carry: each part's run and
+    results digest; with no run, the copy's fingerprint (the data figures) and that with each
+    part's settings (the untrained model's figures)."""
+    allowed = {(results.run_id, digest(results.folder)) for results in parts.values()}
+    for results in parts.values():
+        fingerprint = results.metrics["data"].get("copy_fingerprint")
+        if fingerprint:
+            allowed |= {("", fingerprint), ("", figure_inputs(
+                fingerprint, results.metrics["checkpoint"]["config"]))}
+    return allowed
+
+
 def dice_below_iou(results: Results) -> list[str]:
     """Every place in the results where a Dice is below its IoU (impossible per image)."""
     problems = []
@@ -100,10 +151,10 @@ def dice_below_iou(results: Results) -> list[str]:
                                 f"dice_imagewise {dice} < iou_imagewise {iou}")
     table = results.per_image
     for target in results.targets:
-        below = table[f"dice_{target}"] < table[f"iou_{target}"] - TOLERANCE
-        for _, row in table[below].iterrows():
-            problems.append(f"{where}/per_image.csv: {row['image']} ({row['cls']}) dice_{target} "
-                            f"{row[f'dice_{target}']} < iou_{target} {row[f'iou_{target}']}")
+        dice, iou = score_key(target, "dice"), score_key(target, "iou")
+        for _, row in table[table[dice] < table[iou] - TOLERANCE].iterrows():
+            problems.append(f"{where}/per_image.csv: {row['image']} ({row['cls']}) {dice} "
+                            f"{row[dice]} < {iou} {row[iou]}")
         for kind in ("imagewise", "dataset"):
             dice, iou = (f"val_{score_key(target, f'{m}_{kind}')}" for m in ("dice", "iou"))
             history = results.history

@@ -8,6 +8,7 @@ reported, ``infection`` the one whose infection scores are (absent: falsy).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ import pandas as pd
 from practical3 import models
 from practical3.data import layout
 from practical3.evaluation.comparison import read
+from practical3.evaluation.evaluate import MIN_GAIN
 from practical3.evaluation.results import Results
 from practical3.models.inspection import count_parameters
 from practical3.plots.evaluation import FIGURES, figure_name
-from practical3.report.formats import FORMATS
-from practical3.scoring.uncertainty import LEVEL, RESAMPLES
+from practical3.report.formats import FORMATS, with_interval
+from practical3.scoring.metrics import score_key
+from practical3.scoring.uncertainty import LEVEL, MIN_IMAGES, RESAMPLES
 from practical3.training.config import TrainConfig
 from practical3.training.losses import LOSSES
 
@@ -37,6 +40,7 @@ REFERENCE = {
 COURSEWORK = {"lung": {"dice": 0.5767, "iou": 0.9344},
               "infection": {"dice": 0.8692, "iou": 0.3421}}
 LESION_BINS = 3  # COVID-19 test images split into terciles of true infected area
+NO_CLAIM = {"supported": False, "contradicted": False, "undecided": False}
 
 
 def context(parts: dict[str, Results], comparison_dir: Path | None = None) -> dict[str, Any]:
@@ -47,20 +51,26 @@ def context(parts: dict[str, Results], comparison_dir: Path | None = None) -> di
     covidqu = first["kind"] == "real" and first["dataset"] == "COVID-QU-Ex"
     compared = read(comparison_dir) if comparison_dir is not None else None
     same_data = compared is not None and compared["data"]["label"] == first["label"]
+    lung = by_part.get("lung") or by_part["infection"]
+    infection = by_part.get("infection")
     return {
         "data": first,
         "synthetic": first["kind"] == "synthetic",
         "covidqu": covidqu,
         "other_real": first["kind"] == "real" and not covidqu,
         "synthetic_statement": SYNTHETIC_STATEMENT,
-        "infection": by_part.get("infection"),
-        "lung": by_part.get("lung") or by_part.get("infection"),
+        "infection": infection,
+        "lung": lung,
+        "claims": {"lung_classes": lung["discussion"]["lung_classes"],
+                   **(infection["discussion"]["claims"] if infection else
+                      {"opacity": NO_CLAIM, "lesion_size": NO_CLAIM})},
         "lung_part": "lung" in by_part,
         "both": len(by_part) == 2,
         "models": by_part,
         "reference": REFERENCE,
         "coursework": coursework_rows(),
-        "uncertainty": {"level": LEVEL, "resamples": RESAMPLES},
+        "uncertainty": {"level": LEVEL, "resamples": RESAMPLES, "min_images": MIN_IMAGES},
+        "selection": {"min_gain_points": 100 * MIN_GAIN},
         "comparison": compared if same_data and first["kind"] == "real" else None,
     }
 
@@ -97,7 +107,9 @@ def model_context(results: Results) -> dict[str, Any]:
 
 
 def discussion(results: Results) -> dict[str, Any]:
-    """Where the errors fall: the weakest class per target, and infection Dice by lesion size."""
+    """Where the errors fall, and which of the discussion's findings the numbers support: the
+    weakest class per target, the headline scores with their intervals, the healthy false
+    positives by class, and infection Dice by lesion size."""
     facts: dict[str, Any] = {}
     for target, by_class in results.metrics["metrics"].items():
         scored = {c: s["dice_imagewise"] for c, s in by_class.items()
@@ -106,17 +118,47 @@ def discussion(results: Results) -> dict[str, Any]:
             worst = min(scored, key=scored.get)
             facts[target] = {"worst_class": worst, "worst_dice": scored[worst],
                              "best_dice": max(scored.values())}
+        if target == "lung":
+            facts["lung_classes"] = verdict(len(scored) >= 2, True)
+            facts["lung_dice_text"] = with_interval(by_class["all"], "dice_imagewise")
     if "infection" in results.targets:
         infection = results.metrics["metrics"]["infection"]
-        covid = infection.get("COVID-19", {})
-        facts["covid_infection_dice"] = covid.get("dice_imagewise")
-        facts["covid_infection_dice_ci95"] = covid.get("dice_imagewise_ci95")
+        covid = infection.get("COVID-19", {"dice_imagewise": None})
+        facts["covid_infection_dice"] = covid["dice_imagewise"]
+        facts["covid_infection_dice_text"] = with_interval(covid, "dice_imagewise")
         healthy = [f"{FORMATS['pct'](s['healthy_fp_rate'])} of the {cls} images"
                    for cls, s in infection.items() if cls not in ("all", "COVID-19")
                    and s["healthy_fp_rate"] is not None]
         facts["healthy_fp_by_class"] = " and ".join(healthy) or "no healthy image (none to score)"
         facts["lesion_sizes"] = lesion_size_rows(results.per_image)
+        facts["claims"] = {"opacity": opacity_claim(infection),
+                           "lesion_size": lesion_size_claim(facts["lesion_sizes"])}
     return facts
+
+
+def verdict(decided: bool, holds: bool) -> dict[str, bool]:
+    """A finding's three states, for the template's conditionals: the numbers decide it and
+    support it, decide it and contradict it, or are too few to decide."""
+    return {"supported": decided and holds, "contradicted": decided and not holds,
+            "undecided": not decided}
+
+
+def opacity_claim(infection: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    """"The false positives come from Non-COVID opacities": Non-COVID's healthy false-positive
+    rate is above Normal's; decided when both classes have ``MIN_IMAGES`` healthy images."""
+    rates = [infection.get(cls, {}) for cls in ("Non-COVID", "Normal")]
+    decided = all(r.get("n_images_empty_truth", 0) >= MIN_IMAGES
+                  and r.get("healthy_fp_rate") is not None for r in rates)
+    return verdict(decided, decided and rates[0]["healthy_fp_rate"] > rates[1]["healthy_fp_rate"])
+
+
+def lesion_size_claim(rows: list[dict[str, Any]]) -> dict[str, bool]:
+    """"The Dice of an image falls with the size of its lesion": each size bin's Dice is above
+    the smaller bin's; decided with two bins or more and ``MIN_IMAGES`` images in all."""
+    dice = [row["dice"] for row in rows]
+    decided = (len(rows) >= 2 and None not in dice
+               and sum(row["n_images"] for row in rows) >= MIN_IMAGES)
+    return verdict(decided, decided and all(a < b for a, b in itertools.pairwise(dice)))
 
 
 def lesion_size_rows(per_image: pd.DataFrame) -> list[dict[str, Any]]:
@@ -129,7 +171,7 @@ def lesion_size_rows(per_image: pd.DataFrame) -> list[dict[str, Any]]:
     bins = pd.cut(covid["true_area_infection"], np.unique(edges), include_lowest=True)
     rows = []
     for interval, group in covid.groupby(bins, observed=True):
-        dice = group["dice_infection"].dropna()
+        dice = group[score_key("infection", "dice")].dropna()
         rows.append({"low": float(interval.left), "high": float(interval.right),
                      "n_images": len(group), "dice": float(dice.mean()) if len(dice) else None})
     return rows

@@ -6,6 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from practical3.base.text import MISSING, fmt, percent, undefined
+from practical3.scoring.uncertainty import TOO_FEW, ZERO_BY_CONSTRUCTION
+
+ZERO_TEXT = "0 by construction"
 
 
 def _number(spec: str, unit: str = "", divisor: float = 1) -> Callable[[Any], str]:
@@ -27,3 +30,16 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "ci": lambda v: MISSING if v is None else f"[{100 * v[0]:.2f}, {100 * v[1]:.2f}]",
     "ci_num": lambda v: MISSING if v is None else f"[{v[0]:.3f}, {v[1]:.3f}]",
 }
+
+
+def with_interval(scores: dict[str, Any], name: str, kind: str = "pct") -> str:
+    """A score and its 95 % interval, ``97.12 % [96.40, 97.81]``; "n too small" where too few
+    images make an interval, and "0 by construction" for a score that is 0 by construction
+    (``uncertainty.ci_entry``). ``kind`` is "pct" (fractions) or "num" (plain numbers)."""
+    note = scores.get(f"{name}_ci95_note") or ""
+    if note == ZERO_BY_CONSTRUCTION:
+        return ZERO_TEXT
+    value, bounds = FORMATS[kind](scores[name]), scores.get(f"{name}_ci95")
+    if bounds:
+        return f"{value} {FORMATS['ci' if kind == 'pct' else 'ci_num'](bounds)}"
+    return f"{value} ({TOO_FEW})" if note.startswith(TOO_FEW) else value

@@ -11,8 +11,9 @@ from typing import Any
 
 from practical3.data import layout
 from practical3.evaluation.comparison import markdown_table
-from practical3.report.formats import FORMATS
+from practical3.report.formats import FORMATS, ZERO_TEXT, with_interval
 from practical3.scoring.metrics import SCORES
+from practical3.scoring.uncertainty import MIN_IMAGES, TOO_FEW
 
 
 def _table(header: list[str], rows: list[list[str]], align: str) -> str:
@@ -22,13 +23,6 @@ def _table(header: list[str], rows: list[list[str]], align: str) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
-def _with_ci(scores: dict[str, Any], name: str) -> str:
-    """A percentage and, when known, its 95 % interval: ``97.12 % [96.40, 97.81]``."""
-    value = FORMATS["pct"](scores[name])
-    interval = scores.get(f"{name}_ci95")
-    return f"{value} {FORMATS['ci'](interval)}" if interval else value
-
-
 def _segmentation(model: dict[str, Any]) -> str:
     count = FORMATS["int"]
     rows = []
@@ -36,20 +30,35 @@ def _segmentation(model: dict[str, Any]) -> str:
         for cls, s in by_class.items():
             rows.append([target, "all classes" if cls == "all" else cls,
                          f"{count(s['n_images_scored'])} / {count(s['n_images'])}",
-                         *[_with_ci(s, score) for score in SCORES],
-                         _with_ci(s, "healthy_fp_rate")])
-    return _table(["target", "class", "scored / images", "Dice (imagewise)", "IoU (imagewise)",
-                   "Dice (dataset)", "IoU (dataset)", "healthy FP rate"], rows, "llrrrrrr")
+                         *[with_interval(s, score) for score in SCORES],
+                         with_interval(s, "healthy_fp_rate")])
+    table = _table(["target", "class", "scored / images", "Dice (imagewise)", "IoU (imagewise)",
+                    "Dice (dataset)", "IoU (dataset)", "healthy FP rate"], rows, "llrrrrrr")
+    return table + _notes(" ".join(cell for row in rows for cell in row))
+
+
+def _notes(cells: str) -> str:
+    """The footnotes the cells of a table call for: what "n too small" and "0 by
+    construction" mean."""
+    notes = []
+    if TOO_FEW in cells:
+        notes.append(f"*{TOO_FEW}*: fewer than {MIN_IMAGES} images make the score, too few for "
+                     "a meaningful interval, so none is given.")
+    if ZERO_TEXT in cells:
+        notes.append(f"*{ZERO_TEXT}*: no image of the class has the target, so every scored "
+                     "image is a false positive and scores 0; the healthy FP rate is the "
+                     "meaningful number.")
+    return "".join(f"\n\n{note}" for note in notes)
 
 
 def _boundary(model: dict[str, Any]) -> str:
-    num = FORMATS["num"]
-    rows = [[cls if cls != "all" else "all classes", num(b["hd95_mean"]),
-             FORMATS["ci_num"](b["hd95_mean_ci95"]), num(b["hd95_median"]),
-             FORMATS["int"](b["n_images_hd95"])]
+    num, count = FORMATS["num"], FORMATS["int"]
+    rows = [[cls if cls != "all" else "all classes", with_interval(b, "hd95_mean", "num"),
+             num(b["hd95_median"]), count(b["n_images_hd95"]), count(b["n_images_hd95_miss"])]
             for cls, b in model["boundary"]["lung"].items()]
-    return _table(["class", "lung HD95, mean (px)", "95 % CI", "median (px)", "images"], rows,
-                  "lrrrr")
+    table = _table(["class", "lung HD95, mean (px) [95 % CI]", "median (px)", "images",
+                    "total misses (scored at the diagonal)"], rows, "lrrrr")
+    return table + _notes(" ".join(cell for row in rows for cell in row))
 
 
 def _data(model: dict[str, Any]) -> str:
@@ -88,11 +97,13 @@ def _training(model: dict[str, Any]) -> str:
 
 
 def _selection(model: dict[str, Any]) -> str:
-    selection = model["postprocessing"]["selection"]
-    rows = [[t["steps"], FORMATS["num"](t["score"]), "kept" if t["kept"] else "dropped"]
+    selection, num = model["postprocessing"]["selection"], FORMATS["num"]
+    rows = [[t["steps"], num(t["score"]), num(t.get("gain")), num(t.get("gain_standard_error")),
+             "kept" if t["kept"] else "dropped"]
             for t in selection.get("trials", [])]
-    return _table(["steps tried (cumulative)", "mean imagewise Dice on Val", "decision"], rows,
-                  "lrl") if rows else f"No selection: {selection['rule']}."
+    return _table(["steps tried (cumulative)", "mean imagewise Dice on Val", "gain",
+                   "noise (standard error of the gain)", "decision"], rows,
+                  "lrrrl") if rows else f"No selection: {selection['rule']}."
 
 
 def _ablation(model: dict[str, Any]) -> str:
@@ -113,13 +124,12 @@ def _ablation(model: dict[str, Any]) -> str:
 def _severity(model: dict[str, Any]) -> str:
     s, fmt = model["severity"], FORMATS
     rows = [["COVID-19 images scored", fmt["int"](s["n_images"])],
-            ["Pearson r (predicted vs true)",
-             f"{fmt['num'](s['pearson_r'])} {fmt['ci_num'](s.get('pearson_r_ci95'))}"],
-            ["mean absolute error", f"{fmt['pp'](s['mae_percentage_points'])} "
-                                    f"{fmt['ci_num'](s.get('mae_percentage_points_ci95'))}"],
+            ["Pearson r (predicted vs true)", with_interval(s, "pearson_r", "num")],
+            ["mean absolute error", with_interval(s, "mae_percentage_points", "pp")],
             ["mean true infected share", fmt["pct_value"](s["mean_true_percent"])],
             ["mean predicted infected share", fmt["pct_value"](s["mean_predicted_percent"])]]
-    return _table(["severity (% of lung infected)", "value [95 % CI]"], rows, "lr")
+    return (_table(["severity (% of lung infected)", "value [95 % CI]"], rows, "lr")
+            + _notes(" ".join(cell for row in rows for cell in row)))
 
 
 def _lesion_sizes(model: dict[str, Any]) -> str:

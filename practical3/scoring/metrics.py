@@ -13,7 +13,8 @@ image, false positives included, and smp's ``zero_division=1`` scores a both-emp
 So that healthy images still count, ``any_positive_rate`` reports the share of empty-truth
 images with any predicted positive pixel (``healthy_fp_rate`` in summaries).
 
-Where overlap saturates (lungs, Dice near 0.98), ``hausdorff95`` measures the boundary.
+Where overlap saturates (lungs, Dice near 0.98), ``hausdorff95`` measures the boundary; a
+total miss scores the image's diagonal (BraTS), so it is counted and never improves a mean.
 """
 
 from __future__ import annotations
@@ -34,6 +35,18 @@ HEALTHY_FP = "healthy_fp_rate"
 # A pixel belongs to a mask when its predicted probability is above this.
 THRESHOLD = 0.5
 THRESHOLD_TEXT = f"probability > {THRESHOLD}"
+# The definitions every metrics.json carries, one line each (this module's docstring explains).
+DEFINITIONS = {
+    "dice": "2|P∩G| / (|P|+|G|) per image and target", "iou": "|P∩G| / |P∪G|",
+    "imagewise": "mean over images where the score is defined; an image whose prediction and "
+                 "truth are both empty is left out (n_images_scored)",
+    "dataset": "pixel counts pooled over all images, then the ratio",
+    HEALTHY_FP: "share of images with empty truth that get any predicted pixel",
+    "threshold": THRESHOLD_TEXT,
+    "hd95": "95th-percentile symmetric boundary distance, native pixels; one mask empty and the "
+            "other not (a total miss) scores the image diagonal (BraTS convention), both empty "
+            "is undefined",
+}
 
 
 def score_key(target: str, score: str) -> str:
@@ -182,15 +195,26 @@ class CountsAccumulator:
 
 def hausdorff95(pred: np.ndarray, truth: np.ndarray) -> float:
     """95th-percentile symmetric Hausdorff distance between two 2-D masks' boundaries, in
-    pixels: the larger of the two directed 95th percentiles (as MONAI's). NaN when either
-    mask is empty (undefined)."""
+    pixels: the larger of the two directed 95th percentiles (as MONAI's).
+
+    Empty masks follow the BraTS convention: when exactly one mask is empty (a total miss, or a
+    mask drawn where there is none) the distance is the image's diagonal, the largest one
+    possible, so a miss is counted and never lowers a mean; both empty is NaN (undefined).
+    """
     pred, truth = pred.astype(bool), truth.astype(bool)
-    if not pred.any() or not truth.any():
+    if not pred.any() and not truth.any():
         return math.nan
+    if not pred.any() or not truth.any():
+        return diagonal(pred.shape)
     edge_pred, edge_truth = boundary(pred), boundary(truth)
     to_truth = ndimage.distance_transform_edt(~edge_truth)[edge_pred]
     to_pred = ndimage.distance_transform_edt(~edge_pred)[edge_truth]
     return float(max(np.percentile(to_truth, 95), np.percentile(to_pred, 95)))
+
+
+def diagonal(shape: tuple[int, ...]) -> float:
+    """The diagonal of an image of ``shape`` (H, W), in pixels: HD95 of a total miss."""
+    return math.hypot(*shape[-2:])
 
 
 def boundary(mask: np.ndarray) -> np.ndarray:

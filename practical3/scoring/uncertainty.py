@@ -4,11 +4,17 @@ Images are resampled with replacement, by patient when the data name patients (i
 patient are not independent, so they are drawn together), and every score is recomputed from
 the same per-image counts as the point estimate. The interval is the 2.5th to 97.5th
 percentile of the resampled scores (percentile bootstrap, ``RESAMPLES`` draws, fixed seed).
+
+An interval is given only where it means something: a score made from fewer than
+``MIN_IMAGES`` images gets none ("n too small"), nor does a Dice or IoU that is 0 by
+construction (no image has the target, so every scored image is a false positive). Either way
+``<score>_ci95`` is None and ``<score>_ci95_note`` says why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,6 +32,13 @@ from practical3.scoring.metrics import (
 RESAMPLES = 1000
 SEED = 0
 LEVEL = 0.95
+MIN_IMAGES = 10
+CI_DEFINITION = (f"percentile bootstrap {LEVEL * 100:.0f} % interval, images resampled by "
+                 f"patient where the data name patients, {RESAMPLES:,} resamples; none under "
+                 f"{MIN_IMAGES} images (n too small) or for a score that is 0 by construction")
+TOO_FEW = "n too small"
+ZERO_BY_CONSTRUCTION = ("0 by construction: no image has this target, so every scored image is a "
+                        "false positive; the healthy FP rate is the meaningful number")
 
 
 def bootstrap_weights(groups: Sequence, resamples: int = RESAMPLES, seed: int = SEED
@@ -48,6 +61,31 @@ def interval(samples: np.ndarray) -> list[float] | None:
     return [float(low), float(high)]
 
 
+def ci_entry(name: str, samples: np.ndarray, n_images: int, zero: bool = False
+             ) -> dict[str, Any]:
+    """``<name>_ci95``: the interval of ``samples`` over ``n_images`` images, or None with
+    ``<name>_ci95_note`` saying why (``zero``: the score is 0 by construction; too few images;
+    undefined in every resample)."""
+    key = f"{name}_ci95"
+    if zero:
+        why = ZERO_BY_CONSTRUCTION
+    elif n_images < MIN_IMAGES:
+        why = f"{TOO_FEW}: {n_images} image(s), an interval needs {MIN_IMAGES}"
+    else:
+        bounds = interval(samples)
+        if bounds is not None:
+            return {key: bounds}
+        why = "undefined in every resample"
+    return {key: None, f"{key}_note": why}
+
+
+def standard_error(samples: np.ndarray) -> float | None:
+    """The bootstrap standard error: the standard deviation of the resampled values (NaN draws
+    left out); None if none."""
+    samples = samples[~np.isnan(samples)]
+    return float(samples.std(ddof=1)) if samples.size > 1 else None
+
+
 def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Per resample, the weighted mean of ``values`` (N,) over the images where it is defined."""
     defined = ~np.isnan(values)
@@ -58,23 +96,27 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def score_intervals(counts: torch.Tensor, weights: np.ndarray, targets: Sequence[str]
-                    ) -> dict[str, dict[str, list[float] | None]]:
-    """``<score>_ci95`` for each score of ``metrics.summarize_counts``, per target, from the
+                    ) -> dict[str, dict[str, Any]]:
+    """``ci_entry`` of each score of ``metrics.summarize_counts``, per target, from the
     per-image counts ``(N, T, 4)``."""
     counts64 = counts.double().numpy()
     dice, iou = dice_from_counts(counts).numpy(), iou_from_counts(counts).numpy()
     pooled = torch.from_numpy(np.einsum("bn,ntk->btk", weights, counts64))
     tp, fp, fn = counts64[..., TP], counts64[..., FP], counts64[..., FN]
-    healthy = np.where((tp + fn) == 0, ((tp + fp) > 0).astype(float), np.nan)
+    empty_truth = (tp + fn) == 0
+    healthy = np.where(empty_truth, ((tp + fp) > 0).astype(float), np.nan)
     out = {}
     for t, target in enumerate(targets):
         per_image = {"dice": dice[:, t], "iou": iou[:, t]}
-        resampled = {
-            **{f"{m}_imagewise": weighted_mean(per_image[m], weights) for m in METRICS},
-            **{f"{m}_dataset": _pooled(pooled, t, m) for m in METRICS},
-            HEALTHY_FP: weighted_mean(healthy[:, t], weights),
-        }
-        out[target] = {f"{name}_ci95": interval(values) for name, values in resampled.items()}
+        scored = int((~np.isnan(dice[:, t])).sum())
+        zero = scored > 0 and bool(empty_truth[:, t].all())
+        out[target] = {}
+        for m in METRICS:
+            out[target] |= ci_entry(f"{m}_imagewise", weighted_mean(per_image[m], weights),
+                                    scored, zero)
+            out[target] |= ci_entry(f"{m}_dataset", _pooled(pooled, t, m), len(counts), zero)
+        out[target] |= ci_entry(HEALTHY_FP, weighted_mean(healthy[:, t], weights),
+                                int(empty_truth[:, t].sum()))
     return out
 
 
