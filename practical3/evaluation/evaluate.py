@@ -350,8 +350,7 @@ def evaluate(checkpoint_path: str | Path, data_root: str | Path, out_dir: str | 
     groups = patients_of(test.rows, data_root)
     scored = score_split(test, model.cfg.targets, chosen, groups)
     run_id = model.state["run_id"]
-    scored.per_image["run_id"] = run_id
-    scored.metrics = {
+    result = Evaluation({
         "run_id": run_id,
         "data": {**_data_record(model.cfg, test, data_root, groups), **fingerprints},
         "training_data": trained_on,
@@ -360,11 +359,11 @@ def evaluate(checkpoint_path: str | Path, data_root: str | Path, out_dir: str | 
         "definitions": {**DEFINITIONS, "scoring": NATIVE_SCORING, "ci95": CI_DEFINITION},
         "postprocessing": {**chosen.record(), "selection": selection},
         **scored.metrics,
-    }
-    write_results(scored, out_dir)
+    }, scored.per_image.assign(run_id=run_id))
+    write_results(result, out_dir)
     if selection["split"] == "Val":
         _keep_choice(checkpoint_path, model.state, chosen, selection)
-    return scored.metrics
+    return result.metrics
 
 
 def _keep_choice(checkpoint_path: str | Path, state: dict[str, Any], chosen: PostProcess,
