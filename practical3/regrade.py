@@ -106,7 +106,7 @@ def printed_numbers(results: Results) -> dict[str, tuple[str, Any, list[float] |
         for target, by_class in metrics.get(section, {}).items():
             for cls, scores in by_class.items():
                 for key, value in scores.items():
-                    if not key.endswith("_ci95"):
+                    if "_ci95" not in key:  # intervals and their notes go with their score
                         numbers[f"{target} {cls} {key}"] = (
                             _unit(key), value, scores.get(f"{key}_ci95"))
     for key, value in (metrics.get("severity") or {}).items():
