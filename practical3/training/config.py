@@ -89,10 +89,10 @@ PROFILES: dict[str, TrainConfig] = {
         profile="demo", image_size=96, base_channels=16, epochs=30, batch_size=12, lr=2e-3,
         synth=SynthSpec(per_class=40, size=128),
     ),
-    # CPU laptop, within the hour: a subset of the real data at reduced size.
+    # CPU with real data, about 50 minutes on 2 cores: chosen by benchmarks/real_cpu_protocol.py.
     "laptop": TrainConfig(
-        profile="laptop", image_size=128, base_channels=32, epochs=10, batch_size=16,
-        max_train_images=900, max_val_images=300, synth=SynthSpec(per_class=100, size=128),
+        profile="laptop", image_size=96, base_channels=16, epochs=54, batch_size=16,
+        max_train_images=3000, max_val_images=400, synth=SynthSpec(per_class=100, size=128),
     ),
     # The report's protocol: Infection part, 256x256, 30 epochs, on a GPU.
     "full": TrainConfig(
