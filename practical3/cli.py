@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from practical3.base.errors import UserError
 
@@ -42,7 +43,7 @@ def _index(args: argparse.Namespace) -> None:
     index = build_index(args.data)
     if not args.no_validate:
         validate(index, progress=True)
-    print(describe(args.data).stamp)
+    print(describe(args.data, label=args.data_label).stamp)
     print(count_table(index).to_string())
     print(f"{len(index)} images, every one paired with its masks"
           + ("" if args.no_validate else " and validated"))
@@ -53,7 +54,9 @@ def _index(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from practical3.training import loop as train
 
-    overrides = {name: getattr(args, name) for name in TRAIN_OVERRIDES}
+    _label_by_environment(args)
+
+    overrides = _overrides(args)
     if args.resume:
         fixed = [f"--{n.replace('_', '-')}" for n, v in overrides.items()
                  if v is not None and n != "epochs"]
@@ -73,6 +76,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     from practical3.base.text import percent
     from practical3.evaluation.evaluate import evaluate
     from practical3.evaluation.results import METRICS_FILE
+
+    _label_by_environment(args)
 
     results = evaluate(args.checkpoint, args.data, args.out, split=args.split, device=args.device,
                        progress=not args.quiet)
@@ -107,13 +112,15 @@ def _compare(args: argparse.Namespace) -> int:
     from practical3.evaluation import comparison
     from practical3.training.config import profile
 
-    base = profile(args.profile).replace(**{n: getattr(args, n) for n in TRAIN_OVERRIDES})
+    base = profile(args.profile).replace(**_overrides(args))
     if not args.table:
         if args.data is None:
             raise UserError("compare needs --data (or --table to print an earlier comparison)")
         grid = sweep.parse_vary(args.vary, base)
+        _label_by_environment(args)
         sweep.compare(args.data, base, grid, args.seeds, args.out,
-                        also=sweep.parse_also(args.also, grid, base), progress=not args.quiet)
+                      also=sweep.parse_also(args.also, grid, base), progress=not args.quiet,
+                      label=args.data_label)
     problems = comparison.consistency(args.out)
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -165,19 +172,20 @@ def _report(args: argparse.Namespace) -> int:
 def _pipeline(args: argparse.Namespace) -> None:
     from practical3.pipeline import run
 
+    _label_by_environment(args)
+
     report = run(args.profile, args.data, parts=args.parts, place=args.place,
                  progress=not args.quiet)
     print(f"wrote {report}")
 
 
-def _regrade(args: argparse.Namespace) -> int:
-    from practical3 import regrade
+def _label_by_environment(args: argparse.Namespace) -> None:
+    """Hand ``--data-label`` to training and evaluation as ``$PRACTICAL3_DATA_LABEL``, the
+    input they read it from until they take it as a value, as ``index`` and ``compare`` do."""
+    from practical3.data.sources import LABEL_ENV
 
-    outcomes = regrade.regrade(args.data, args.out)
-    print(regrade.markdown(outcomes))
-    print(f"tables: {regrade.REPORT_FILE} and {regrade.TABLE_FILE} in "
-          f"{args.out or regrade.default_out_dir()}")
-    return 0 if regrade.passed(outcomes) else 1
+    if args.data_label:
+        os.environ[LABEL_ENV] = args.data_label
 
 
 # --- arguments of each command --------------------------------------------------------------
@@ -219,9 +227,16 @@ def _index_arguments(p: Parser) -> None:
     p.add_argument("--no-validate", action="store_true", help="skip decoding every file")
 
 
-TRAIN_OVERRIDES = ("epochs", "image_size", "base_channels", "batch_size", "loss", "model", "part",
-                   "device", "precision", "seed", "lr", "max_train_images", "max_val_images",
-                   "compile")
+# Help for the settings that need more than their name; each setting's type is TrainConfig's.
+SETTING_HELP = {
+    "device": "auto (default), cpu, cuda or cuda:N",
+    "precision": "mixed precision: auto (default: bf16 on GPUs of compute capability 8.0+, fp16 "
+                 "with a gradient scaler on older ones, fp32 on a CPU)",
+    "compile": "torch.compile the model",
+    "augment": "small random rotations, shifts, zooms, brightness and contrast of Train images",
+    "max_train_images": "a seeded subset of at most this many Train images",
+    "max_val_images": "a seeded subset of at most this many Val images",
+}
 
 
 def _train_arguments(p: Parser) -> None:
@@ -233,30 +248,31 @@ def _train_arguments(p: Parser) -> None:
 
 
 def _settings_arguments(p: Parser) -> None:
-    """A profile and the settings that override it (``TRAIN_OVERRIDES``)."""
+    """A profile, and an option for each setting that overrides it (``settings.overridable``:
+    TrainConfig's fields, so the options follow the config)."""
     from practical3.data.layout import PARTS
     from practical3.models import MODELS
     from practical3.training.config import PROFILES
     from practical3.training.device import PRECISIONS
     from practical3.training.losses import LOSSES
+    from practical3.training.settings import overridable
 
+    choices = {"part": list(PARTS), "model": list(MODELS), "loss": list(LOSSES),
+               "precision": list(PRECISIONS)}
     p.add_argument("--profile", choices=list(PROFILES), default="smoke")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--base-channels", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--loss", choices=list(LOSSES))
-    p.add_argument("--model", choices=list(MODELS))
-    p.add_argument("--part", choices=list(PARTS))
-    p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
-    p.add_argument("--precision", choices=PRECISIONS,
-                   help="mixed precision: auto (default: bf16 on GPUs of compute capability 8.0+, "
-                        "fp16 with a gradient scaler on older ones, fp32 on a CPU)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--max-train-images", type=int)
-    p.add_argument("--max-val-images", type=int)
-    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    for name, kind in overridable().items():
+        flag, help_text = f"--{name.replace('_', '-')}", SETTING_HELP.get(name)
+        if kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            p.add_argument(flag, type=kind, choices=choices.get(name), help=help_text)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (None: the profile's)."""
+    from practical3.training.settings import overridable
+
+    return {name: getattr(args, name) for name in overridable()}
 
 
 def _compare_arguments(p: Parser) -> None:
@@ -335,12 +351,6 @@ def _place_argument(p: Parser) -> None:
                         "gpu (report/gpu/); default: the one the data belong to")
 
 
-def _regrade_arguments(p: Parser) -> None:
-    p.add_argument("--data", type=Path,
-                   help="a copy of COVID-QU-Ex, to regrade the real (and GPU) report too")
-    p.add_argument("--out", type=Path, help="scratch folder (default runs/regrade/)")
-
-
 Command = tuple[str, Callable[[Parser], None], Callable[[argparse.Namespace], int | None]]
 COMMANDS: dict[str, Command] = {
     "synth": ("write a synthetic twin of COVID-QU-Ex (archive layout)", _synth_arguments,
@@ -358,8 +368,6 @@ COMMANDS: dict[str, Command] = {
     "figures": ("draw every results figure into figures/", _figures_arguments, _figures),
     "report": ("regenerate report/report.md, or --check it", _report_arguments, _report),
     "pipeline": ("everything `make figures` does", _pipeline_arguments, _pipeline),
-    "regrade": ("regenerate every committed report from scratch and compare its numbers",
-                _regrade_arguments, _regrade),
 }
 
 
@@ -379,10 +387,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; a UserError prints one message and returns 1."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv[0] if argv else None).parse_args(argv)
-    if getattr(args, "data_label", None):
-        from practical3.data.sources import LABEL_ENV
-
-        os.environ[LABEL_ENV] = args.data_label  # every output of this command says so
     try:
         status = args.handler(args)
     except UserError as err:
