@@ -179,6 +179,16 @@ def _pipeline(args: argparse.Namespace) -> None:
     print(f"wrote {report}")
 
 
+def _regrade(args: argparse.Namespace) -> int:
+    from practical3 import regrade
+
+    outcomes = regrade.regrade(args.data, args.out)
+    print(regrade.markdown(outcomes))
+    print(f"tables: {regrade.REPORT_FILE} and {regrade.TABLE_FILE} in "
+          f"{args.out or regrade.default_out_dir()}")
+    return 0 if regrade.passed(outcomes) else 1
+
+
 def _label_by_environment(args: argparse.Namespace) -> None:
     """Hand ``--data-label`` to training and evaluation as ``$PRACTICAL3_DATA_LABEL``, the
     input they read it from until they take it as a value, as ``index`` and ``compare`` do."""
@@ -351,6 +361,12 @@ def _place_argument(p: Parser) -> None:
                         "gpu (report/gpu/); default: the one the data belong to")
 
 
+
+def _regrade_arguments(p: Parser) -> None:
+    p.add_argument("--data", type=Path,
+                   help="a copy of COVID-QU-Ex, to regrade the real (and GPU) report too")
+    p.add_argument("--out", type=Path, help="scratch folder (default runs/regrade/)")
+
 Command = tuple[str, Callable[[Parser], None], Callable[[argparse.Namespace], int | None]]
 COMMANDS: dict[str, Command] = {
     "synth": ("write a synthetic twin of COVID-QU-Ex (archive layout)", _synth_arguments,
@@ -368,6 +384,8 @@ COMMANDS: dict[str, Command] = {
     "figures": ("draw every results figure into figures/", _figures_arguments, _figures),
     "report": ("regenerate report/report.md, or --check it", _report_arguments, _report),
     "pipeline": ("everything `make figures` does", _pipeline_arguments, _pipeline),
+    "regrade": ("regenerate every committed report from scratch and compare its numbers",
+                _regrade_arguments, _regrade),
 }
 
 
