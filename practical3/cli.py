@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -405,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; a UserError prints one message and returns 1."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv[0] if argv else None).parse_args(argv)
+    if hasattr(signal, "SIGXFSZ"):  # past a file-size limit, say "disk full" instead of dying
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         status = args.handler(args)
     except UserError as err:
