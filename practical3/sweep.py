@@ -20,31 +20,29 @@ import torch
 
 from practical3.base.atomic import write_text
 from practical3.base.errors import ConfigError
-from practical3.base.paths import display_path
-from practical3.data.sources import describe
+from practical3.data import sources
 from practical3.evaluation.comparison import COMPARISON_FILE, RUNS_FILE, pack, summarize
 from practical3.evaluation.evaluate import evaluate
 from practical3.evaluation.results import gather_run, load
 from practical3.session import run_dir_for
-from practical3.training.config import TrainConfig
+from practical3.training.config import TrainConfig, validate
 from practical3.training.device import device_name, resolve_device
 from practical3.training.loop import ensure_trained
 from practical3.training.runs import BEST
+from practical3.training.settings import overridable, parse
 
 
 def parse_vary(items: Sequence[str], base: TrainConfig, flag: str = "--vary"
                ) -> dict[str, list[Any]]:
     """``["model=unet,unetpp", "image_size=64,128"]`` as {setting: [values]}, each value of
-    the setting's type in ``TrainConfig``; an error names ``flag``, the option they came from."""
+    the setting's type (``settings.parse``); an error names ``flag``, the option they came from."""
     grid: dict[str, list[Any]] = {}
     for item in items:
         name, _, values = item.partition("=")
-        if not values or not hasattr(base, name) or name in ("profile", "synth", "seed"):
+        if not values or name not in overridable() or name == "seed":
             raise ConfigError(f"{flag} {item!r}: write SETTING=V1,V2 with a TrainConfig setting "
                               "(not profile or seed: seeds have --seeds)")
-        kind = type(getattr(base, name))
-        grid[name] = [kind(v) if kind is not bool else v.lower() in ("1", "true", "yes")
-                      for v in values.split(",")]
+        grid[name] = [parse(name, v) for v in values.split(",")]
     return grid
 
 
@@ -64,12 +62,16 @@ def parse_also(items: Sequence[str], grid: dict[str, list[Any]],
 
 def compare(data_root: str | Path, base: TrainConfig, grid: dict[str, list[Any]],
             seeds: Sequence[int], out_dir: str | Path, also: Sequence[dict[str, Any]] = (),
-            progress: bool = False) -> dict[str, Any]:
+            progress: bool = False, label: str | None = None) -> dict[str, Any]:
     """Train and evaluate every setting of ``grid``, then each of ``also``, with every seed;
-    write and return the comparison (see the module docstring)."""
+    write and return the comparison (see the module docstring), its data called ``label``
+    when given (``sources.describe``)."""
     out_dir = Path(out_dir)
     settings = [dict(zip(grid, values, strict=True))
                 for values in itertools.product(*grid.values())]
+    for setting in [*settings, *also]:  # every value checked before the first run trains
+        for seed in seeds:
+            validate(base.replace(**setting, seed=seed))
     rows, packed = [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for setting in [*settings, *also]:
@@ -85,10 +87,8 @@ def compare(data_root: str | Path, base: TrainConfig, grid: dict[str, list[Any]]
                 packed |= pack([results_dir])
                 runs.append(load(results_dir))
             rows.append({"setting": setting, **summarize(runs, base.replace(**setting))})
-    source = describe(data_root)
     comparison = {
-        "data": {"label": source.label, "credit": source.credit, "dataset": source.dataset,
-                 "kind": source.kind, "root": display_path(data_root), "part": base.part},
+        "data": {**sources.record(data_root, label), "part": base.part},
         "base": base.to_dict(), "varied": list(grid), "seeds": list(seeds),
         "device": device_name(resolve_device(base.device)), "torch": torch.__version__,
         "rows": rows,
