@@ -19,6 +19,7 @@ from practical3.evaluation import postprocess
 from practical3.evaluation.inference import predict_native
 from practical3.evaluation.postprocess import PostProcess
 from practical3.evaluation.results import Results
+from practical3.scoring.metrics import score_key
 from practical3.training import checkpoint
 from practical3.training.device import choose_precision, resolve_device
 
@@ -55,7 +56,8 @@ def pick_cases(per_image: pd.DataFrame, cases: tuple[str, ...] = CASES) -> pd.Da
     A class with fewer images gives fewer cases (best and worst first, never one image twice);
     images whose Dice is undefined for every target cannot be ranked and are never picked.
     """
-    dice = per_image[[c for c in per_image if c.startswith("dice_")]]
+    dice = per_image[[score_key(t, "dice") for t in layout.ALL_TARGETS
+                      if score_key(t, "dice") in per_image]]
     ranked = per_image.assign(score=dice.mean(axis=1, skipna=True)).dropna(subset=["score"])
     picked = []
     for cls in layout.CLASSES:
