@@ -87,6 +87,7 @@ def test_the_record_is_the_source_and_where_it_is(tmp_path):
     assert record(root, label="films") == {
         "kind": "real", "dataset": "films", "label": "Data: films",
         "credit": 'The Makers, "Chest films" (2020); J. Doe et al. (2021).',
+        "note": "Some words.",
         "root": display_path(root)}
 
 
@@ -124,3 +125,15 @@ def test_the_shared_real_lungs_copy_is_not_labelled_covid_qu_ex():
     source = describe(REAL_LUNGS)
     assert source.kind == "real" and not source.is_covidqu
     assert source.dataset == "real-lungs-v7" and "V7 Labs" in source.credit
+
+
+def test_a_copy_describes_itself_by_its_readme_opening_prose(tmp_path):
+    """What a report quotes about how the copy was made: the prose before the first table,
+    code skipped, a colon that introduced it turned into a full stop."""
+    readme = ("# COVID-QU-Ex, re-split\n\nImages of the archive's Train split,\nin its layout:\n\n"
+              "```\nInfection Segmentation Data/...\n```\n\nRe-split 80/10/10 per class:\n\n"
+              "| split | images |\n| --- | --- |\n\nCite: A. M. Tahir et al.\n")
+    root = lung_copy(tmp_path, [layout.file_name(c, 7) for c in layout.CLASSES], readme=readme)
+    assert describe(root).note == ("Images of the archive's Train split, in its layout. "
+                                   "Re-split 80/10/10 per class.")
+    assert describe(lung_copy(tmp_path / "bare", ["film-a.png"])).note is None

@@ -44,12 +44,14 @@ _NAMES_CHECKED = 50
 @dataclass(frozen=True)
 class DataSource:
     """What a copy is: ``kind`` "synthetic" or "real", the dataset's name, the one-line label
-    every figure and report carries, and the credit its makers ask for."""
+    every figure and report carries, the credit its makers ask for, and how the copy describes
+    itself (its README's opening prose, which a report quotes: how it was made or split)."""
 
     kind: str
     dataset: str
     label: str
     credit: str | None
+    note: str | None = None
 
     @property
     def is_covidqu(self) -> bool:
@@ -79,14 +81,14 @@ def describe(root: str | Path, label: str | None = None) -> DataSource:
         return DataSource("synthetic", "synthetic twin of COVID-QU-Ex", SYNTHETIC_LABEL, None)
     override = label or os.environ.get(LABEL_ENV)
     home = copy_root(root)
-    heading, credit = _readme(home)
+    heading, credit, note = _readme(home)
     if override:
-        return DataSource("real", override, f"Data: {override}", credit)
+        return DataSource("real", override, f"Data: {override}", credit, note)
     if (home / COMPLETE_MARKER).is_file() or _archive_names(home):
-        return DataSource("real", "COVID-QU-Ex", REAL_LABEL, COVIDQU_CREDIT)
+        return DataSource("real", "COVID-QU-Ex", REAL_LABEL, COVIDQU_CREDIT, note)
     name = heading.split(":")[0].strip() if heading else home.name
     return DataSource("real", name, f"Data: real chest X-rays from {name} (not COVID-QU-Ex; "
-                      f"file names differ from the archive's)", credit)
+                      f"file names differ from the archive's)", credit, note)
 
 
 def record(root: str | Path, label: str | None = None) -> dict[str, Any]:
@@ -103,18 +105,36 @@ def copy_root(root: str | Path) -> Path:
     return inside[-1].parent if inside else root
 
 
-def _readme(home: Path) -> tuple[str | None, str | None]:
-    """The README's first heading and its ``Cite:`` paragraph (one line), if any."""
+def _readme(home: Path) -> tuple[str | None, str | None, str | None]:
+    """The README's first heading, its ``Cite:`` paragraph and its opening prose (each on one
+    line), where it has them."""
     path = home / README
     if not path.is_file():
-        return None, None
+        return None, None, None
     text = path.read_text(encoding="utf-8", errors="replace")
     heading = next((line.lstrip("#").strip() for line in text.splitlines()
                     if line.startswith("# ")), None)
-    cite = next((block for block in re.split(r"\n\s*\n", text)
-                 if block.lstrip().lower().startswith("cite:")), None)
-    credit = " ".join(cite.split())[len("cite:"):].strip() if cite else None
-    return heading, credit
+    blocks = re.split(r"\n\s*\n", text)
+    cite = next((" ".join(b.split()) for b in blocks if b.lstrip().lower().startswith("cite:")),
+                None)
+    credit = cite[len("cite:"):].strip() if cite else None
+    return heading, credit, _opening_prose(blocks)
+
+
+def _opening_prose(blocks: list[str], most: int = 2) -> str | None:
+    """Up to ``most`` paragraphs of prose after the title, before the first table, list,
+    heading or ``Cite:`` (code blocks skipped); a paragraph that introduced a skipped block
+    ends with a full stop."""
+    prose: list[str] = []
+    for raw in blocks[1:] if blocks and blocks[0].startswith("# ") else blocks:
+        block = " ".join(raw.split())
+        if not block or raw.startswith(("```", "    ", "\t")):
+            continue
+        if (block.startswith(("|", "#", "- ", "* ")) or block.lower().startswith("cite:")
+                or len(prose) == most):
+            break
+        prose.append(block[:-1] + "." if block.endswith(":") else block)
+    return " ".join(prose) or None
 
 
 @cache

@@ -29,7 +29,7 @@ from practical3.data.cache import load_decoded
 from practical3.data.decode import read_masks
 from practical3.data.fingerprint import data_fingerprint
 from practical3.data.index import build_index, select_split
-from practical3.data.sources import describe, metadata
+from practical3.data.sources import describe, metadata, record
 from practical3.evaluation import postprocess, provenance
 from practical3.evaluation.inference import NATIVE_SCORING, predict_native
 from practical3.evaluation.postprocess import PostProcess
@@ -269,8 +269,8 @@ def patients_of(rows: pd.DataFrame, data_root: str | Path) -> list[str] | None:
     """Each image's patient where the copy's metadata names patients (else the image's name),
     or None when it names none: the bootstrap's resampling units."""
     patients = metadata(data_root)
-    if not patients:
-        return None
+    if not any(row.get("patientid") for row in patients.values()):
+        return None  # no metadata, or metadata without patient ids (COVID-QU-Ex has none)
     return [patients.get(name, {}).get("patientid") or name for name in rows["name"]]
 
 
@@ -381,13 +381,10 @@ def _keep_choice(checkpoint_path: str | Path, state: dict[str, Any], chosen: Pos
 def _data_record(cfg: TrainConfig, test: Predicted, data_root: str | Path,
                  groups: list[str] | None) -> dict[str, Any]:
     """What was scored: the copy (source, place), part, split, counts and sizes."""
-    source = describe(data_root)
     classes = test.rows["cls"]
     sizes = sorted({tuple(m.shape[-2:]) for m in test.truth})
     return {
-        "kind": source.kind, "dataset": source.dataset, "label": source.label,
-        "credit": source.credit, "root": display_path(data_root), "part": cfg.part,
-        "split": test.split, "n_images": len(test.rows),
+        **record(data_root), "part": cfg.part, "split": test.split, "n_images": len(test.rows),
         "images_per_class": {c: int((classes == c).sum()) for c in layout.CLASSES},
         "image_size": cfg.image_size, "scored_size": _scored_size(sizes),
         "resampled_by": "patient" if groups is not None else "image",

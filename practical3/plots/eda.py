@@ -174,6 +174,24 @@ def plot_area_distributions(areas: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def plot_infected_share(areas: pd.DataFrame) -> plt.Figure:
+    """How much of the lung is infected, per class: the severity a model must learn to read.
+    Bins of 10 points of the lung; images without infection fall in the first."""
+    classes = [c for c in layout.CLASSES if c in set(areas["cls"])]
+    fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
+    sns.histplot(areas, x="infection_of_lung", hue="cls", hue_order=classes, ax=ax,
+                 palette=CLASS_COLOURS, bins=np.linspace(0, 1, 11), multiple="dodge",
+                 stat="percent", common_norm=False, shrink=0.85)
+    ax.xaxis.set_major_formatter("{x:.0%}")
+    ax.set(xlabel="infected share of the lung", ylabel="% of the class's images",
+           title="Infected share of the lung, per class")
+    shown = ", ".join(f"{c} {n:,}" for c, n in areas.groupby("cls").size().reindex(classes)
+                      .items())
+    fig.suptitle(f"{layout.PARTS[areas['part'].iloc[0]]} (images measured: {shown})",
+                 fontsize=9)
+    return fig
+
+
 def plot_intensity_histograms(index: pd.DataFrame, part: str = "infection",
                               per_class: int = PER_CLASS, seed: int = SEED) -> plt.Figure:
     """Pixel-intensity distributions per class inside and outside the lung (and in infection)."""
@@ -209,12 +227,21 @@ def draw_all(data_root: str | Path, part: str = "infection", seed: int = SEED, *
     index = build_index(data_root)
     stamp = describe(data_root).stamp
     inputs = data_fingerprint(index, data_root)
+    table: list[pd.DataFrame] = []
+
+    def areas() -> pd.DataFrame:  # measured once, drawn twice
+        if not table:
+            table.append(area_table(index, part=part, seed=seed))
+        return table[0]
+
     figures = {
         "01_counts": lambda: plot_counts(count_table(index)),
         "01_examples": lambda: plot_examples(index, per_class=2, part=part, seed=seed),
-        "01_areas": lambda: plot_area_distributions(area_table(index, part=part, seed=seed)),
+        "01_areas": lambda: plot_area_distributions(areas()),
         "01_intensity": lambda: plot_intensity_histograms(index, part=part, seed=seed),
     }
+    if part == "infection":
+        figures["01_infected_share"] = lambda: plot_infected_share(areas())
     written = []
     for name, draw in figures.items():
         fig = draw()

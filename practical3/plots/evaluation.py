@@ -77,12 +77,13 @@ def learning_curves(history: pd.DataFrame) -> plt.Figure:
 
 def dice_distributions(per_image: pd.DataFrame) -> plt.Figure:
     """Per-image Dice per class, one panel per target; undefined (both empty) images counted."""
-    targets = [t for t in layout.ALL_TARGETS if f"dice_{t}" in per_image]
+    targets = [t for t in layout.ALL_TARGETS if score_key(t, "dice") in per_image]
     classes = [c for c in layout.CLASSES if (per_image["cls"] == c).any()]
     fig, axes = plt.subplots(1, len(targets), figsize=(4.6 * len(targets), 3.6),
                              layout="constrained", squeeze=False)
     for ax, target in zip(axes[0], targets, strict=True):
-        data = per_image[["cls", f"dice_{target}"]].rename(columns={f"dice_{target}": "dice"})
+        column = score_key(target, "dice")
+        data = per_image[["cls", column]].rename(columns={column: "dice"})
         scored = data.dropna()
         kwargs: dict[str, Any] = {"x": "cls", "y": "dice", "order": classes, "ax": ax}
         sns.boxplot(data=scored, color=COLORS[target], showfliers=False, width=0.5,
@@ -140,14 +141,16 @@ def ablation(metrics: dict[str, Any]) -> plt.Figure:
 
 
 def severity_scatter(per_image: pd.DataFrame, severity: dict[str, Any]) -> plt.Figure:
-    """Predicted against true % of the lung infected, COVID-19 images, with the identity line."""
+    """Predicted against true % of the lung infected on the COVID-19 images (with the identity
+    line), and their Bland-Altman plot: the difference against the mean, with the mean
+    difference (bias) and the 95 % limits of agreement (bias +- 1.96 SD)."""
     covid = per_image[per_image["cls"] == "COVID-19"]
     ok = covid[["severity_true_percent", "severity_pred_percent"]].dropna()
-    fig, ax = plt.subplots(figsize=(4.6, 4.6), layout="constrained")
+    true, pred = ok["severity_true_percent"], ok["severity_pred_percent"]
+    fig, (ax, diff_ax) = plt.subplots(1, 2, figsize=(9.6, 4.6), layout="constrained")
     top = max(5.0, float(ok.max().max()) if len(ok) else 0.0) * 1.05
     ax.plot([0, top], [0, top], ls="--", color="0.5", lw=1, label="identity")
-    ax.scatter(ok["severity_true_percent"], ok["severity_pred_percent"], s=14,
-               color=COLORS["infection"], alpha=0.7, label="COVID-19 image")
+    ax.scatter(true, pred, s=14, color=COLORS["infection"], alpha=0.7, label="COVID-19 image")
     ax.set(xlim=(0, top), ylim=(0, top), aspect="equal", xlabel="true % of lung infected",
            ylabel="predicted % of lung infected")
     r, mae = severity["pearson_r"], severity["mae_percentage_points"]
@@ -159,7 +162,25 @@ def severity_scatter(per_image: pd.DataFrame, severity: dict[str, Any]) -> plt.F
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.3")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
+    _bland_altman(diff_ax, (true + pred) / 2, pred - true)
     return fig
+
+
+def _bland_altman(ax: plt.Axes, mean: pd.Series, difference: pd.Series) -> None:
+    """Difference (predicted - true) against the mean of the two, with the bias and the 95 %
+    limits of agreement (Bland and Altman 1986); nothing to draw without two images."""
+    ax.scatter(mean, difference, s=14, color=COLORS["infection"], alpha=0.7)
+    ax.axhline(0, color="0.5", lw=1, ls="--")
+    if len(difference) >= 2:
+        bias, spread = float(difference.mean()), 1.96 * float(difference.std(ddof=1))
+        for value, text in ((bias, "bias"), (bias + spread, "+1.96 SD"),
+                            (bias - spread, "-1.96 SD")):
+            ax.axhline(value, color="0.15", lw=1, ls="-" if text == "bias" else ":")
+            ax.text(1.0, value, f" {text} {value:+.1f}", transform=ax.get_yaxis_transform(),
+                    va="center", fontsize=7)
+    ax.set(xlabel="mean of true and predicted (% of lung)",
+           ylabel="predicted - true (percentage points)", title="Bland-Altman agreement")
+    ax.grid(alpha=0.3)
 
 
 def prediction_overlays(cases: Cases, targets: tuple[str, ...]) -> plt.Figure:
@@ -185,7 +206,8 @@ def prediction_overlays(cases: Cases, targets: tuple[str, ...]) -> plt.Figure:
 def _draw_case(cell: Any, case: pd.Series, image: np.ndarray, truth: np.ndarray,
                pred: np.ndarray, targets: tuple[str, ...]) -> None:
     """One image: three panels (image, truth, prediction) under a title with its Dice."""
-    scores = ", ".join(f"{t} {fmt(case[f'dice_{t}'], '.2f', 'undefined')}" for t in targets)
+    scores = ", ".join(f"{t} {fmt(case[score_key(t, 'dice')], '.2f', 'undefined')}"
+                       for t in targets)
     cell.suptitle(f"{case['case']}: {case['image']}\nDice {scores}", fontsize=8)
     panels = {"image": image, "truth": overlay(image, truth, targets),
               "prediction": overlay(image, pred, targets)}

@@ -33,6 +33,8 @@ SYNTHETIC_STATEMENT = ("These results come from synthetic phantoms, not chest X-
 # Cited, not measured: the best network of the dataset's paper on the real COVID-QU-Ex test set.
 REFERENCE = {
     "citation": "Tahir et al., Computers in Biology and Medicine 139 (2021) 105002",
+    "protocol": ("the archive's own Test split, 256 px, the paper's best networks (U-Net, "
+                 "U-Net++ and FPN compared, with larger encoders), on a GPU"),
     "lung": {"dice": 0.9799, "iou": 0.9611},
     "infection": {"dice": 0.8821, "iou": 0.8305},
 }
@@ -67,6 +69,8 @@ def context(parts: dict[str, Results], comparison_dir: Path | None = None) -> di
         "lung_part": "lung" in by_part,
         "both": len(by_part) == 2,
         "models": by_part,
+        "patients_unknown": (first["kind"] != "synthetic"
+                             and lung["data"].get("resampled_by") == "image"),
         "reference": REFERENCE,
         "coursework": coursework_rows(),
         "uncertainty": {"level": LEVEL, "resamples": RESAMPLES, "min_images": MIN_IMAGES},
@@ -120,6 +124,7 @@ def discussion(results: Results) -> dict[str, Any]:
                              "best_dice": max(scored.values())}
         if target == "lung":
             facts["lung_classes"] = verdict(len(scored) >= 2, True)
+            facts["lung_sizes"] = dice_by_size(results.per_image, "lung")
             facts["lung_dice_text"] = with_interval(by_class["all"], "dice_imagewise")
     if "infection" in results.targets:
         infection = results.metrics["metrics"]["infection"]
@@ -164,14 +169,20 @@ def lesion_size_claim(rows: list[dict[str, Any]]) -> dict[str, bool]:
 def lesion_size_rows(per_image: pd.DataFrame) -> list[dict[str, Any]]:
     """Imagewise infection Dice of COVID-19 images in terciles of true infected area
     (native pixels)."""
-    covid = per_image[(per_image["cls"] == "COVID-19") & (per_image["true_area_infection"] > 0)]
-    if len(covid) < LESION_BINS:
+    return dice_by_size(per_image[per_image["cls"] == "COVID-19"], "infection")
+
+
+def dice_by_size(per_image: pd.DataFrame, target: str) -> list[dict[str, Any]]:
+    """Imagewise Dice of ``target`` over the images where its truth is not empty, in
+    ``LESION_BINS`` quantile bins of its true area (native pixels): where the errors fall."""
+    scored = per_image[per_image[f"true_area_{target}"] > 0]
+    if len(scored) < LESION_BINS:
         return []
-    edges = np.quantile(covid["true_area_infection"], np.linspace(0, 1, LESION_BINS + 1))
-    bins = pd.cut(covid["true_area_infection"], np.unique(edges), include_lowest=True)
+    edges = np.quantile(scored[f"true_area_{target}"], np.linspace(0, 1, LESION_BINS + 1))
+    bins = pd.cut(scored[f"true_area_{target}"], np.unique(edges), include_lowest=True)
     rows = []
-    for interval, group in covid.groupby(bins, observed=True):
-        dice = group[score_key("infection", "dice")].dropna()
+    for interval, group in scored.groupby(bins, observed=True):
+        dice = group[score_key(target, "dice")].dropna()
         rows.append({"low": float(interval.left), "high": float(interval.right),
                      "n_images": len(group), "dice": float(dice.mean()) if len(dice) else None})
     return rows

@@ -140,6 +140,14 @@ def _lesion_sizes(model: dict[str, Any]) -> str:
                    "(imagewise)"], rows, "lrr") if rows else "Too few COVID-19 test images."
 
 
+def _lung_sizes(model: dict[str, Any]) -> str:
+    rows = [[f"{FORMATS['int'](r['low'])} to {FORMATS['int'](r['high'])}",
+             FORMATS["int"](r["n_images"]), FORMATS["pct"](r["dice"])]
+            for r in model["discussion"]["lung_sizes"]]
+    return _table(["true lung area (native px)", "images", "lung Dice (imagewise)"], rows,
+                  "lrr") if rows else "Too few test images."
+
+
 def _coursework(ctx: dict[str, Any]) -> str:
     num = FORMATS["num"]
     rows = [[r["target"], num(r["dice"]), num(r["iou"]), f"{num(r['low'])} to {num(r['high'])}",
@@ -151,7 +159,7 @@ def _coursework(ctx: dict[str, Any]) -> str:
 def _reference(ctx: dict[str, Any]) -> str:
     """The cited values; beside this run's only when this run is on real COVID-QU-Ex."""
     pct, ref = FORMATS["pct"], ctx["reference"]
-    header = ["target", "metric", "Tahir et al. 2021, best network, real COVID-QU-Ex (cited)"]
+    header = ["target", "metric", f"Tahir et al. 2021 (cited): {ref['protocol']}"]
     rows = []
     for target in ("lung", "infection"):
         model = ctx[target]
@@ -162,7 +170,11 @@ def _reference(ctx: dict[str, Any]) -> str:
                         pct(model["metrics"][target]["all"][f"{metric}_dataset"])]
             rows.append(row)
     if ctx["covidqu"]:
-        header += ["this run (imagewise)", "this run (dataset)"]
+        model = ctx["infection"] or ctx["lung"]
+        this = (f"this run: {model['data']['split']} split of this copy, a U-Net of base "
+                f"{model['config']['base_channels']} trained at {model['config']['image_size']}"
+                f" px, scored at native size")
+        header += [f"{this} (imagewise)", "(dataset)"]
     return _table(header, rows, "ll" + "r" * (len(header) - 2))
 
 
@@ -175,6 +187,7 @@ MODEL_TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ablation": _ablation,
     "severity": _severity,
     "lesion_sizes": _lesion_sizes,
+    "lung_sizes": _lung_sizes,
 }
 TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "coursework": _coursework,
