@@ -185,6 +185,7 @@ def plot_infected_share(areas: pd.DataFrame) -> plt.Figure:
     ax.xaxis.set_major_formatter("{x:.0%}")
     ax.set(xlabel="infected share of the lung", ylabel="% of the class's images",
            title="Infected share of the lung, per class")
+    ax.get_legend().set_title("class")
     shown = ", ".join(f"{c} {n:,}" for c, n in areas.groupby("cls").size().reindex(classes)
                       .items())
     fig.suptitle(f"{layout.PARTS[areas['part'].iloc[0]]} (images measured: {shown})",
