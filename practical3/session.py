@@ -24,7 +24,7 @@ from practical3.training.runs import default_run_dir, identify
 AUTO: dict[tuple[bool, bool], tuple[str, str]] = {
     (True, True): ("full", "a GPU and real data: the report's protocol"),
     (True, False): ("full", "a GPU but no real data: the report's protocol on the synthetic twin"),
-    (False, True): ("laptop", "real data but no GPU: a subset at reduced size"),
+    (False, True): ("laptop", "real data but no GPU: the CPU protocol measured on real data"),
     (False, False): ("demo", "no GPU and no real data: the CPU demo on the synthetic twin"),
 }
 

@@ -138,5 +138,5 @@ def test_the_committed_comparisons_agree_with_their_runs_and_the_readme(folder):
                          / "compare-real-lungs-v7").is_dir(), reason="no real-lungs comparison")
 def test_the_readme_real_xrays_table_is_the_comparisons_unet_rows():
     readme = (REAL.parents[2] / "README.md").read_text()
-    section = readme.split("## Real X-rays", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("## Other real X-rays", 1)[1].split("\n## ", 1)[0]
     assert markdown_table(read(REAL), {"model": "unet"}) in section

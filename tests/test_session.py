@@ -38,8 +38,8 @@ def test_the_readme_shows_the_one_table():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert profile_table() in readme
     assert profile_table().splitlines()[4] == (
-        "| CPU | yes | `laptop` | real data but no GPU: a subset at reduced size | 128 px, "
-        "base 32, 10 epochs, batch 16; a 900 + 300 image subset of the real copy |")
+        "| CPU | yes | `laptop` | real data but no GPU: the CPU protocol measured on real data "
+        "| 96 px, base 16, 54 epochs, batch 16; a 3000 + 400 image subset of the real copy |")
 
 
 def test_the_run_folder_is_worked_out_once_at_start(data, monkeypatch):

@@ -18,7 +18,7 @@ from typing import Any
 
 from practical3.base.atomic import write_text
 from practical3.base.errors import TemplateError
-from practical3.base.paths import figures_dir, report_dir
+from practical3.base.paths import report_dir
 from practical3.base.paths import results_dir as results_default
 from practical3.base.text import MISSING
 from practical3.evaluation.comparison import COMPARISON_FILE
@@ -86,10 +86,13 @@ def _fill(expression: str, ctx: dict[str, Any]) -> str:
 
 def figures_link(report_path: str | Path | None = None,
                  figures: str | Path | None = None) -> str:
-    """How a report at ``report_path`` links the figures folder ``figures`` (relative)."""
+    """How a report at ``report_path`` links the figures folder ``figures`` (relative); by
+    default ``../figures``, beside the report's folder, as ``report/report.md`` links
+    ``figures/``."""
+    if figures is None:
+        return "../figures"
     report = Path(report_path or default_report()).resolve()
-    return Path(os.path.relpath(Path(figures or figures_dir()).resolve(), report.parent)
-                ).as_posix()
+    return Path(os.path.relpath(Path(figures).resolve(), report.parent)).as_posix()
 
 
 def render(results_dir: str | Path | None = None, template: str | Path | None = None,
