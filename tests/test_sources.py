@@ -137,3 +137,10 @@ def test_a_copy_describes_itself_by_its_readme_opening_prose(tmp_path):
     assert describe(root).note == ("Images of the archive's Train split, in its layout. "
                                    "Re-split 80/10/10 per class.")
     assert describe(lung_copy(tmp_path / "bare", ["film-a.png"])).note is None
+
+
+def test_the_infection_parts_spelling_of_non_covid_names_is_the_archives(tmp_path):
+    """The Infection part names Non-COVID files "Non_COVID (44).png", the Lung part
+    "non_COVID (44).png": both are COVID-QU-Ex."""
+    root = lung_copy(tmp_path, ["covid_1.png", "Non_COVID (44).png", "Normal (1).png"])
+    assert describe(root).is_covidqu

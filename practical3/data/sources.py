@@ -36,8 +36,11 @@ README, METADATA = "README.md", "metadata.csv"
 # Licences under which a figure may show an image and be shared: attribution only, share-alike
 # or none at all. Non-commercial, no-derivatives and unstated licences are not shown.
 OPEN_LICENCE = re.compile(r"^(CC0|public domain|CC BY( ?-SA)?)( \d\.\d)?$", re.IGNORECASE)
+# Case-insensitive: the Infection part spells Non-COVID files "Non_COVID (44).png", the Lung
+# part "non_COVID (11905).png".
 _ARCHIVE_NAME = re.compile("|".join(
-    re.escape(fmt).replace(re.escape("{n}"), r"\d+") for fmt in layout.FILE_NAME_FORMATS.values()))
+    re.escape(fmt).replace(re.escape("{n}"), r"\d+") for fmt in layout.FILE_NAME_FORMATS.values()),
+    re.IGNORECASE)
 _NAMES_CHECKED = 50
 
 
