@@ -30,10 +30,12 @@ from practical3.data.synth import synthesize
 from practical3.evaluation.results import Results, load_parts
 from practical3.report.context import lesion_size_rows
 
-# Largest difference from the committed number that still reproduces, by unit. Provisional:
-# the twin's smoke runs with torch on 1 vs 2 threads, and with ATen's vector kernels off, gave
-# identical scores; the demo profile's spread is still to be measured (README, "Grading").
-TOLERANCE = {"fraction": 0.05, "pixels": 1.0, "points": 2.0, "count": 2}
+# Largest difference from the committed number that still reproduces, by unit: twice the
+# largest measured between three demo-profile runs of the twin with other thread settings
+# (benchmarks/reproduction_tolerance.py; README, "Grading"): 0.050 for a fraction (a Val
+# selection score; 0.034 on Test), 0.23 px for an HD95, 0.10 pp for a severity percentage,
+# 0 for counts (2 images allowed: one flip each way).
+TOLERANCE = {"fraction": 0.10, "pixels": 0.5, "points": 0.25, "count": 2}
 REPORT_FILE, TABLE_FILE = "regrade.md", "regrade.json"
 SCORE_KEYS = ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset",
               "healthy_fp_rate")
@@ -110,8 +112,10 @@ def printed_numbers(results: Results) -> dict[str, tuple[str, Any, list[float] |
                     if "_ci95" not in key:  # intervals and their notes go with their score
                         numbers[f"{target} {cls} {key}"] = (
                             _unit(key), value, scores.get(f"{key}_ci95"))
-    for key, value in (metrics.get("severity") or {}).items():
-        numbers[f"severity {key}"] = (_unit(key), value, None)
+    severity = metrics.get("severity") or {}
+    for key, value in severity.items():
+        if "_ci95" not in key:
+            numbers[f"severity {key}"] = (_unit(key), value, severity.get(f"{key}_ci95"))
     for variant in metrics["ablation"]["variants"]:
         for key, value in variant.items():
             if key != "steps":
