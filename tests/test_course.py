@@ -123,3 +123,24 @@ def test_the_threshold_changes_the_lung_dice():
     at = {t: threshold_dice(prob, truth, t)[0] for t in (0.3, 0.5, 0.7)}
     assert len(set(at.values())) == 3 and at[0.7] < at[0.5]
     assert torch.isnan(torch.tensor(threshold_dice(prob, truth, 0.5)[1]))
+
+
+def test_the_browser_picks_the_classes_in_turn_covid_first():
+    from practical3.course.browse import pick_rows
+
+    rows = pd.DataFrame({"cls": ["Normal"] * 3 + ["COVID-19"] * 3 + ["Non-COVID"] * 3,
+                         "name": [f"{i}.png" for i in range(9)]})
+    assert list(pick_rows(rows, 4)["cls"]) == ["COVID-19", "Non-COVID", "Normal", "COVID-19"]
+
+
+def test_a_sample_states_its_dice_and_severity_at_a_threshold():
+    from practical3.course.browse import Sample
+
+    truth = np.zeros((2, 8, 8), bool)
+    truth[0, 2:6, 2:6] = True
+    truth[1, 3, 3:5] = True
+    sample = Sample("a.png", "COVID-19", np.zeros((8, 8), np.uint8), truth,
+                    truth * np.float32(0.8), ("lung", "infection"))
+    assert sample.scores(0.5) == ("lung Dice 1.000, infection Dice 1.000\n"
+                                  "severity 12.5 % (true 12.5 %)")
+    assert "severity undefined: no lung predicted" in sample.scores(0.9)

@@ -48,7 +48,8 @@ class Sample:
             pred = self.prob > threshold
             severity = infected_percent(pred[0], pred[self.targets.index("infection")])
             true = infected_percent(self.truth[0], self.truth[self.targets.index("infection")])
-            text += f"\nseverity {severity:.1f} % (true {true:.1f} %)"
+            text += (f"\nseverity {severity:.1f} % (true {true:.1f} %)" if severity == severity
+                     else "\nseverity undefined: no lung predicted")
         return text
 
 
