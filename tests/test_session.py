@@ -84,6 +84,7 @@ def test_default_data_root_prefers_real_data(tmp_path, monkeypatch):
 
 def test_default_data_root_falls_back_to_the_profiles_twin(tmp_path, monkeypatch):
     monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.delenv("PRACTICAL3_DATA_DIR", raising=False)
     monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
     monkeypatch.setattr(sources, "KAGGLE_INPUT", tmp_path / "no-kaggle")
     root = default_data_root(profile("smoke"))

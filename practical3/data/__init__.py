@@ -8,7 +8,8 @@
 - ``decode``: read and check one PNG, an image with its masks, resized for training;
 - ``cache``: decoded uint8 arrays of a split, built once and reused;
 - ``augment``: random affine and intensity changes, on a whole batch at once;
-- ``batches``: training and evaluation batches drawn from a split held on the device.
+- ``batches``: training and evaluation batches drawn from a split held on the device;
+- ``dataset``: a plain torch ``Dataset`` over a split (notebook 03's own loop, the baseline).
 
 Nothing here imports the run settings or the model: the data layer sits below both.
 """
