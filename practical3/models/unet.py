@@ -9,13 +9,13 @@ one logit per target (``layout.TARGETS``: channel 0 lung, channel 1 infection).
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from practical3.base.errors import ConfigError
+from practical3.base.text import first_paragraph
 from practical3.models.blocks import DoubleConv, Down, OutConv, Up
 
 
@@ -30,7 +30,7 @@ class SegmentationNet(nn.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.description = " ".join(inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0].split())
+        cls.description = first_paragraph(cls.__doc__)
 
     def __init__(self, in_channels: int, base_channels: int, depth: int) -> None:
         super().__init__()

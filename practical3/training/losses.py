@@ -6,7 +6,6 @@ autocast off and computes in float32, so bf16 logits from a mixed-precision forw
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 
 import torch
@@ -14,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from practical3.base.errors import ConfigError
+from practical3.base.text import first_paragraph
 
 
 def _as_float32(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,7 +34,7 @@ class _Float32Loss(nn.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.description = " ".join(inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0].split())
+        cls.description = first_paragraph(cls.__doc__)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=logits.device.type, enabled=False):
