@@ -1,14 +1,19 @@
-"""The CPU protocol for real COVID-QU-Ex, chosen by measurement: three candidates screened on
-Val in runs of 20 minutes or less, then the winner (the ``laptop`` profile) trained once at
-its full budget by ``make figures`` and scored on Test.
+"""The CPU protocol for real COVID-QU-Ex, chosen by measurement: candidates screened on Val in
+runs of 20 minutes or less, then the winner (the ``laptop`` profile) trained at its full budget
+by ``make figures`` and scored on Test.
 
-    python benchmarks/real_cpu_protocol.py screen --data ../shared/data/covidqu-infection
+    python benchmarks/real_cpu_protocol.py screen --data ../shared/data/covidqu-infection D E
     python benchmarks/real_cpu_protocol.py table
 
-``screen`` trains each candidate (seed 0, 2 CPU cores) into ``runs/screen/<name>``, scores its
-``best.pt`` on Val at native size and keeps the results in ``results/real-cpu-screen/<name>``
-(metrics.json, per_image.csv, history.csv, run.json). ``table`` prints the README's table from
-those files and from the committed real report's results (the winner's Test scores).
+Two screens so far, each of three candidates (seed 0, 2 CPU cores): A-C in fp32 (2026-11-28,
+the 96 px winner A became ``laptop``), D-F in bf16 autocast with channels_last (2026-12-03:
+what the doubled speed buys, spent on resolution and on a loss that weighs small lesions).
+``screen`` trains each named candidate into ``runs/screen/<name>``, scores its ``best.pt`` on
+Val at native size and keeps the results in ``results/real-cpu-screen/<name>`` (metrics.json,
+per_image.csv, history.csv, run.json). ``table`` prints the README's table from those files and
+from the committed real report's results (the winner's Test scores). The selection rule:
+the imagewise infection Dice over all Val images, where a healthy image given any infection
+scores 0 (``selection_score``).
 """
 
 from __future__ import annotations
@@ -26,14 +31,20 @@ from practical3.training.loop import train
 
 HERE = Path(__file__).resolve().parent
 SCREEN_DIR = HERE / "results" / "real-cpu-screen"
-# Every candidate: batch 16, lr 3e-3, the default loss and augmentation, at most 3,000 Train
-# and 400 Val images; each sized to about 10-20 CPU minutes on 2 cores.
+# Every candidate: batch 16, lr 3e-3, augmentation, at most 3,000 Train and 400 Val images;
+# each sized to about 10-20 CPU minutes on 2 cores.
 COMMON = {"batch_size": 16, "max_train_images": 3000, "max_val_images": 400, "seed": 0,
           "device": "cpu"}
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "A": {"image_size": 96, "base_channels": 16, "epochs": 10},
-    "B": {"image_size": 128, "base_channels": 16, "epochs": 6},
-    "C": {"image_size": 128, "base_channels": 24, "epochs": 3},
+    # 2026-11-28, fp32 (what ``auto`` chose on a CPU then)
+    "A": {"image_size": 96, "base_channels": 16, "epochs": 10, "precision": "fp32"},
+    "B": {"image_size": 128, "base_channels": 16, "epochs": 6, "precision": "fp32"},
+    "C": {"image_size": 128, "base_channels": 24, "epochs": 3, "precision": "fp32"},
+    # 2026-12-03, bf16 autocast: 128 px keeps 1.8x the pixels of a small lesion
+    "D": {"image_size": 128, "base_channels": 16, "epochs": 30, "precision": "bf16"},
+    "E": {"image_size": 128, "base_channels": 16, "epochs": 30, "precision": "bf16",
+          "loss": "bce_image_dice"},
+    "F": {"image_size": 160, "base_channels": 16, "epochs": 20, "precision": "bf16"},
 }
 
 
@@ -42,9 +53,9 @@ def candidate(name: str) -> TrainConfig:
     return profile("laptop").replace(**COMMON, **CANDIDATES[name])
 
 
-def screen(data: Path) -> None:
-    """Train and score every candidate on Val (reusing nothing: each run folder is new)."""
-    for name in CANDIDATES:
+def screen(data: Path, names: list[str]) -> None:
+    """Train and score the named candidates on Val (a finished run folder is reused)."""
+    for name in names:
         run_dir = Path("runs/screen") / name
         train(candidate(name), data, run_dir, progress=False)
         evaluate(run_dir / "best.pt", data, SCREEN_DIR / name, split="Val", device="cpu",
@@ -88,11 +99,13 @@ def table() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("screen").add_argument("--data", type=Path, required=True)
+    screen_parser = sub.add_parser("screen")
+    screen_parser.add_argument("--data", type=Path, required=True)
+    screen_parser.add_argument("names", nargs="+", choices=list(CANDIDATES))
     sub.add_parser("table")
     args = parser.parse_args()
     if args.command == "screen":
-        screen(args.data)
+        screen(args.data, args.names)
     else:
         print(table())
 

@@ -32,7 +32,7 @@ def test_batches_are_gathered_and_augmented_on_the_gpu(data):
 def test_training_on_the_gpu_records_its_precision_and_does_not_diverge(data, tmp_path, precision):
     history = train(CFG.replace(precision=precision), data, tmp_path, progress=False)
     run = (tmp_path / "run.json").read_text()
-    assert f'"precision": "{choose_precision(precision, CUDA).name}"' in run
+    assert f'"precision_used": "{choose_precision(precision, CUDA).name}"' in run
     assert history["train_loss"].notna().all() and len(history) == 2
 
 

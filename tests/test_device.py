@@ -28,9 +28,29 @@ def test_auto_precision_follows_native_bf16_support(gpu, capability, expected):
     assert choose_precision("auto", CUDA).name == expected
 
 
-def test_the_cpu_trains_in_fp32_and_an_explicit_choice_is_kept():
+@pytest.mark.parametrize(("cpuinfo", "expected"), [
+    ("flags : fpu sse avx512f avx512_bf16 avx512_vnni", "bf16"),
+    ("flags : fpu sse avx512f amx_bf16 amx_tile", "bf16"),
+    ("flags : fpu sse avx2 avx512f avx512bw", "fp32")])
+def test_auto_on_a_cpu_picks_bf16_only_where_it_runs_natively(tmp_path, monkeypatch, cpuinfo,
+                                                             expected):
+    (tmp_path / "cpuinfo").write_text(f"processor : 0\n{cpuinfo}\n")
+    monkeypatch.setattr(device_module, "CPUINFO", tmp_path / "cpuinfo")
+    chosen = choose_precision("auto", torch.device("cpu"))
+    assert chosen.name == expected
+    assert ("runs bf16 natively" if expected == "bf16" else "no native bf16") in chosen.reason
+
+
+def test_without_proc_cpuinfo_torch_is_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(device_module, "CPUINFO", tmp_path / "absent")
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda n=native: n)
+        assert choose_precision("auto", torch.device("cpu")).name == expected
+
+
+def test_an_explicit_choice_is_kept_whatever_the_cpu():
     cpu = torch.device("cpu")
-    assert choose_precision("auto", cpu) == Precision("fp32")
+    assert choose_precision("fp32", cpu) == Precision("fp32")
     assert choose_precision("bf16", cpu) == Precision("bf16")
     with pytest.raises(ConfigError, match="auto, bf16, fp16, fp32"):
         choose_precision("fp8", cpu)

@@ -150,11 +150,12 @@ def test_cli_resume_keeps_the_saved_settings_and_refuses_to_extend(data, tmp_pat
 
 # --- identity, precision, deep supervision --------------------------------------------------
 
-def test_a_run_id_follows_config_and_data(data, tmp_path):
+def test_a_run_id_follows_config_data_and_the_precision_used(data, tmp_path):
     fingerprint = data_fingerprint(build_index(data, parts=["infection"]), data)
-    assert run_id(CFG, fingerprint) == run_id(CFG.replace(), fingerprint)
-    assert run_id(CFG.replace(seed=1), fingerprint) != run_id(CFG, fingerprint)
-    assert run_id(CFG, "other data") != run_id(CFG, fingerprint)
+    assert run_id(CFG, fingerprint, "fp32") == run_id(CFG.replace(), fingerprint, "fp32")
+    assert run_id(CFG.replace(seed=1), fingerprint, "fp32") != run_id(CFG, fingerprint, "fp32")
+    assert run_id(CFG, "other data", "fp32") != run_id(CFG, fingerprint, "fp32")
+    assert run_id(CFG, fingerprint, "bf16") != run_id(CFG, fingerprint, "fp32")
 
 
 def test_every_output_of_a_run_carries_its_id(reference_dir, reference):
@@ -187,7 +188,7 @@ def test_fp16_with_a_gradient_scaler_trains_and_resumes_exactly(data, tmp_path, 
     cfg = CFG.replace(precision="fp16")
     whole = train(cfg, data, tmp_path / "whole", progress=False)
     assert checkpoint.load(tmp_path / "whole" / "last.pt")["scaler"]["scale"] > 0
-    assert json_of(tmp_path / "whole" / "run.json")["precision"] == "fp16"
+    assert json_of(tmp_path / "whole" / "run.json")["precision_used"] == "fp16"
     resumed = interrupted_then_resumed(cfg, data, tmp_path / "resumed", monkeypatch, epoch=3)
     pd.testing.assert_frame_equal(_numbers(resumed), _numbers(whole))
 

@@ -86,7 +86,8 @@ def _training(model: dict[str, Any]) -> str:
         ["seed", str(cfg["seed"])],
         ["training / validation images", f"{fmt['int'](run['n_train_images'])} / "
                                          f"{fmt['int'](run['n_val_images'])}"],
-        ["device, precision", f"{run['device']} ({run['device_name']}), {run['precision']}, "
+        ["device, precision", f"{run['device']} ({run['device_name']}), "
+                              f"{run['precision_used']} (setting: {run['precision']}), "
                               f"torch {run['torch']}"],
         ["checkpoint evaluated", f"epoch {model['checkpoint']['epoch']} of "
                                  f"{model['training']['epochs_run']} (best validation score "

@@ -102,7 +102,7 @@ def ensure_trained(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
         if not (run_dir / LAST).exists():
             return _run(cfg, data_root, run_dir, None, progress)
         state = checkpoint.load_resumable(run_dir / LAST)
-        _, _, identity = identify(cfg, data_root)
+        identity = identify(cfg, data_root).run_id
         if state["run_id"] != identity:
             raise RunError(f"{run_dir} holds run {state['run_id']}, not run {identity} (other "
                            f"settings or other data; see its {RUN_FILE}): delete the folder or "
@@ -183,8 +183,9 @@ def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str
          progress: bool) -> pd.DataFrame:
     """The training loop, from scratch (``state`` None) or from a ``last.pt`` state."""
     device = resolve_device(cfg.device)
-    precision = choose_precision(cfg.precision, device)
-    index, fingerprint, identity = identify(cfg, data_root)
+    index, fingerprint, precision, identity = identify(cfg, data_root)
+    if progress:
+        tqdm.write(f"precision {precision.name}: {precision.reason}")
     if state is not None and state.get("run_id") != identity:
         raise RunError(f"the data in {data_root} differ from those run {state.get('run_id')} in "
                        f"{run_dir} started on: resume it on the same data, or start a new run")
@@ -210,7 +211,7 @@ def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str
         _set_rng_state(state["rng"])
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)  # as to_device gives the batches
     step_model = torch.compile(model) if cfg.compile else model
     loss_fn = build_loss(cfg.loss)
     augment = AugmentSpec() if cfg.augment else None
@@ -420,7 +421,9 @@ def _write_run_json(run_dir: Path, cfg: TrainConfig, identity: str, trained_on: 
         "n_val_images": trained_on["n_val_images"],
         "device": str(device),
         "device_name": device_name(device),
-        "precision": precision.name,
+        "precision": cfg.precision,
+        "precision_used": precision.name,
+        "precision_reason": precision.reason,
         "torch": torch.__version__,
     }
     write_text(run_dir / RUN_FILE, json.dumps(info, indent=2))
