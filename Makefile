@@ -9,11 +9,11 @@ DATA ?=
 DATA_LABEL ?=
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 EXTRAS := test,notebooks,dicom
-# Every package of the venv pinned to one version; `make lock` rewrites it (and environment.yml).
+# Every package of the venv pinned to one version; `make pin` rewrites it (and environment.yml).
 CONSTRAINTS := .ci/constraints.txt
-LOCK_VENV := .lock-venv
+PIN_VENV := .pin-venv
 
-.PHONY: setup test lint figures regrade lab clean lock
+.PHONY: setup test lint figures reproduce lab clean pin
 
 # $(call install,VENV,PIP_OPTIONS): torch first, then the project with its extras.
 define install
@@ -30,12 +30,12 @@ setup: $(STAMP)
 
 # Re-pin in one command: resolve pyproject.toml and TORCH_PINS afresh, unconstrained, in a
 # throwaway venv; its `pip freeze` becomes $(CONSTRAINTS) and the versions of environment.yml.
-lock:
-	rm -rf $(LOCK_VENV)
-	$(PYTHON) -m venv $(LOCK_VENV)
-	$(call install,$(LOCK_VENV),)
-	$(LOCK_VENV)/bin/python .ci/lock.py --freeze
-	rm -rf $(LOCK_VENV)
+pin:
+	rm -rf $(PIN_VENV)
+	$(PYTHON) -m venv $(PIN_VENV)
+	$(call install,$(PIN_VENV),)
+	$(PIN_VENV)/bin/python .ci/pin.py --freeze
+	rm -rf $(PIN_VENV)
 
 lint: setup
 	$(BIN)/ruff check practical3 tests benchmarks notebooks .ci
@@ -45,14 +45,15 @@ lint: setup
 test: lint
 	PRACTICAL3_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
 
+# The whole pipeline (data, training, evaluation, figures, report): `practical3 pipeline`.
 figures: setup
 	$(BIN)/python -m practical3 pipeline --profile $(PROFILE) $(if $(DATA),--data $(DATA)) \
 		$(if $(DATA_LABEL),--data-label "$(DATA_LABEL)")
 
-# Grading: every committed report regenerated from scratch in runs/regrade/ and compared with
-# the committed numbers (exit 0 when all reproduce); the real report only with DATA=PATH.
-regrade: setup
-	$(BIN)/python -m practical3 regrade $(if $(DATA),--data $(DATA))
+# Every committed report regenerated from scratch in runs/reproduce/ and compared with the
+# committed numbers (exit 0 when all reproduce); the real report only with DATA=PATH.
+reproduce: setup
+	$(BIN)/python -m practical3 reproduce $(if $(DATA),--data $(DATA))
 
 # The course: JupyterLab on the notebooks (01 to 04).
 lab: setup

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# .ci/lock.py writes the pins; its name mapping (conda-forge <-> PyPI) is the one used here
-_spec = importlib.util.spec_from_file_location("lock", ROOT / ".ci" / "lock.py")
-lock = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lock)
+# .ci/pin.py writes the pins; its name mapping (conda-forge <-> PyPI) is the one used here
+_spec = importlib.util.spec_from_file_location("pin", ROOT / ".ci" / "pin.py")
+pin = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pin)
 
 
 def _name(requirement: str) -> str:
-    return lock.normalize(re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0])
+    return pin.normalize(re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0])
 
 
 def _direct_dependencies() -> set[str]:
@@ -36,7 +36,7 @@ def _environment() -> dict[str, str]:
 
 
 def _locked() -> dict[str, str]:
-    return lock.pins(lock.CONSTRAINTS.read_text())
+    return pin.pins(pin.CONSTRAINTS.read_text())
 
 
 @functools.cache
@@ -51,20 +51,20 @@ def _pip_installs() -> list[str]:
 
 
 def test_environment_yml_names_the_packages_of_pyproject():
-    pypi = {lock.CONDA_NAMES.get(name, name) for name in _direct_dependencies()}
-    assert set(_environment()) - lock.CONDA_ONLY == pypi
+    pypi = {pin.CONDA_NAMES.get(name, name) for name in _direct_dependencies()}
+    assert set(_environment()) - pin.CONDA_ONLY == pypi
     assert "\n      - -e .\n" in (ROOT / "environment.yml").read_text()
 
 
 def test_environment_yml_pins_the_versions_of_the_constraints():
-    conda = {name: v for name, v in _environment().items() if name not in lock.CONDA_ONLY}
-    pinned = {_name(lock.PYPI_NAMES.get(name, name)): v for name, v in conda.items()}
+    conda = {name: v for name, v in _environment().items() if name not in pin.CONDA_ONLY}
+    pinned = {_name(pin.PYPI_NAMES.get(name, name)): v for name, v in conda.items()}
     locked = _locked()
-    assert pinned == {name: locked.get(name) for name in pinned}, "run `make lock`"
+    assert pinned == {name: locked.get(name) for name in pinned}, "run `make pin`"
 
 
 def test_every_direct_dependency_is_pinned_in_the_constraints():
-    assert _direct_dependencies() - set(_locked()) == set(), "run `make lock`"
+    assert _direct_dependencies() - set(_locked()) == set(), "run `make pin`"
 
 
 def test_make_setup_installs_with_the_constraints():
@@ -79,7 +79,7 @@ def test_the_torch_pins_of_the_makefile_are_the_locked_versions():
     pins = {_name(name): v for name, v in re.findall(r"(\S+)==(\S+)", " ".join(_pip_installs()))}
     locked = _locked()
     assert set(pins) == {"torch", "torchvision"}
-    assert pins == {name: locked[name] for name in pins}, "run `make lock`"
+    assert pins == {name: locked[name] for name in pins}, "run `make pin`"
 
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -1,5 +1,5 @@
 """Pin the environment: a venv's `pip freeze` becomes .ci/constraints.txt, and environment.yml
-takes its versions from that file. `make lock` runs `<throwaway venv>/bin/python .ci/lock.py
+takes its versions from that file. `make pin` runs `<throwaway venv>/bin/python .ci/pin.py
 --freeze`; without --freeze only environment.yml is rewritten (run it with .venv/bin/python).
 """
 
@@ -21,10 +21,10 @@ PYPI_NAMES = {conda: pypi for pypi, conda in CONDA_NAMES.items()}
 CONDA_ONLY = {"python", "pip"}
 HEADER = """\
 # Every package of the venv `make setup` builds, pinned: both of its pip calls use `-c` this file.
-# Made by `make lock` (Python {python}, {system} {machine}): pyproject.toml with all its extras
+# Made by `make pin` (Python {python}, {system} {machine}): pyproject.toml with all its extras
 # and the Makefile's TORCH_PINS installed unconstrained in a throwaway venv, whose
-# `pip freeze --exclude-editable` .ci/lock.py writes here and copies to environment.yml.
-# To update: change pyproject.toml or TORCH_PINS if needed, run `make lock`, review the diff.
+# `pip freeze --exclude-editable` .ci/pin.py writes here and copies to environment.yml.
+# To update: change pyproject.toml or TORCH_PINS if needed, run `make pin`, review the diff.
 """
 # `  - name` or `  - name=version`: a package of environment.yml's conda list
 CONDA_ENTRY = re.compile(r"^(  - )([A-Za-z][\w.-]*)(=\S+)?$", re.MULTILINE)
@@ -43,7 +43,7 @@ def freeze() -> str:
     unpinned = [line for line in lines if "==" not in line]
     if unpinned:
         sys.exit(f"pip freeze gave requirements without a version: {unpinned}; "
-                 "install those packages from the package registry, then rerun `make lock`")
+                 "install those packages from the package registry, then rerun `make pin`")
     system, machine = platform.system(), platform.machine()
     header = HEADER.format(python=platform.python_version(), system=system, machine=machine)
     return header + "\n".join(lines) + "\n"
@@ -66,7 +66,7 @@ def pin_environment(environment: str, locked: dict[str, str]) -> str:
         version = locked.get(normalize(PYPI_NAMES.get(name, name)))
         if version is None:
             sys.exit(f"environment.yml names {name} but {CONSTRAINTS} does not pin it: add it "
-                     "to pyproject.toml (or remove it from environment.yml), then `make lock`")
+                     "to pyproject.toml (or remove it from environment.yml), then `make pin`")
         return f"{indent}{name}={version}"
 
     channels, packages = environment.split("dependencies:", 1)
