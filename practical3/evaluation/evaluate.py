@@ -328,9 +328,11 @@ def write_results(result: Evaluation, out_dir: str | Path) -> None:
 
 def evaluate(checkpoint_path: str | Path, data_root: str | Path, out_dir: str | Path,
              split: str = "Test", device: str = "auto",
-             postprocessing: PostProcess | None = None, progress: bool = True) -> dict[str, Any]:
+             postprocessing: PostProcess | None = None, progress: bool = True,
+             data_label: str | None = None) -> dict[str, Any]:
     """Evaluate a checkpoint on ``split`` at native size: writes ``metrics.json`` and
-    ``per_image.csv`` into ``out_dir`` and returns the metrics.
+    ``per_image.csv`` into ``out_dir`` and returns the metrics (its data called
+    ``data_label`` when given: ``sources.record``).
 
     ``postprocessing=None`` chooses it on Val and writes the choice beside the checkpoint
     (``RUN_DIR/postprocessing.json``) for ``predict``; a given one is applied as given.
@@ -352,7 +354,8 @@ def evaluate(checkpoint_path: str | Path, data_root: str | Path, out_dir: str | 
     run_id = model.state["run_id"]
     result = Evaluation({
         "run_id": run_id,
-        "data": {**_data_record(model.cfg, test, data_root, groups), **fingerprints},
+        "data": {**_data_record(model.cfg, test, data_root, groups, data_label),
+                 **fingerprints},
         "training_data": trained_on,
         "checkpoint": {"path": display_path(checkpoint_path), "run_id": run_id,
                        "epoch": model.state["epoch"], "config": model.state["config"]},
@@ -379,12 +382,13 @@ def _keep_choice(checkpoint_path: str | Path, state: dict[str, Any], chosen: Pos
 
 
 def _data_record(cfg: TrainConfig, test: Predicted, data_root: str | Path,
-                 groups: list[str] | None) -> dict[str, Any]:
+                 groups: list[str] | None, label: str | None = None) -> dict[str, Any]:
     """What was scored: the copy (source, place), part, split, counts and sizes."""
     classes = test.rows["cls"]
     sizes = sorted({tuple(m.shape[-2:]) for m in test.truth})
     return {
-        **record(data_root), "part": cfg.part, "split": test.split, "n_images": len(test.rows),
+        **record(data_root, label), "part": cfg.part, "split": test.split,
+        "n_images": len(test.rows),
         "images_per_class": {c: int((classes == c).sum()) for c in layout.CLASSES},
         "image_size": cfg.image_size, "scored_size": _scored_size(sizes),
         "resampled_by": "patient" if groups is not None else "image",
