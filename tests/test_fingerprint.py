@@ -93,3 +93,21 @@ def test_a_damaged_hash_file_is_rebuilt_with_a_warning(twin, capsys, damage):
     assert fingerprint_of(twin) == first
     assert f"warning: {hashes}" in capsys.readouterr().err
     assert json.loads(hashes.read_text())  # rewritten whole
+
+
+def test_a_copy_whose_splits_are_links_has_the_fingerprint_of_the_files_in_place(twin, tmp_path):
+    linked = tmp_path / "linked"
+    for split in twin.rglob("Test"):
+        inside = split.parent.relative_to(twin)
+        (linked / inside).mkdir(parents=True)
+        for folder in split.parent.iterdir():
+            (linked / inside / folder.name).symlink_to(folder, target_is_directory=True)
+    assert fingerprint_of(linked) == fingerprint_of(twin)
+
+
+def test_a_copy_whose_files_are_links_has_the_fingerprint_of_the_files_in_place(twin, tmp_path):
+    # git-annex and the Hugging Face cache keep each file as a link into a store
+    annexed = shutil.copytree(twin, tmp_path / "annexed",
+                              copy_function=lambda src, dst: os.symlink(Path(src).resolve(), dst))
+    assert next(annexed.rglob("*.png")).is_symlink()
+    assert fingerprint_of(annexed) == fingerprint_of(twin)

@@ -383,3 +383,22 @@ def test_an_unreadable_folder_is_named(twin, monkeypatch):
     with pytest.raises(DataError, match="cannot be read \\(Permission denied\\)") as err:
         build_index(twin)
     assert_names(err, locked)
+
+
+def test_a_file_link_that_points_nowhere_is_named_with_the_fix(tmp_path):
+    part = archive(tmp_path)
+    image = covid_file(part, layout.IMAGES_DIR)
+    image.unlink()
+    image.symlink_to(tmp_path / "annex" / "objects" / "gone.png")
+    with pytest.raises(DataError) as err:
+        build_index(tmp_path)
+    assert f"{image}: a link to {tmp_path / 'annex'}" in str(err.value)
+    assert "ln -sfn TARGET LINK" in str(err.value)
+
+
+def test_a_split_link_that_points_nowhere_is_named_not_counted_as_absent(tmp_path):
+    part = archive(tmp_path)
+    (part / "Val").symlink_to(tmp_path / "moved" / "Val", target_is_directory=True)
+    with pytest.raises(DataError) as err:
+        build_index(tmp_path)
+    assert_names(err, part / "Val")

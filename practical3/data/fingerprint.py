@@ -1,9 +1,12 @@
 """A fingerprint of the data a run used: the same files give the same fingerprint on any machine.
 
 It hashes every indexed file's content with its path relative to the copy's root, so moving a
-copy elsewhere keeps it and changing one pixel changes it. Content hashes are remembered per
-file (path, inode, size, modification and change times) in the cache folder, so only new or
-changed files are read; any write to a file changes its change time, so it is read again.
+copy elsewhere keeps it and changing one pixel changes it. Paths are taken as the user sees
+them, links kept: a copy whose splits or files are links (a shared dataset folder, the Hugging
+Face cache, git-annex) has the fingerprint of the same files copied in place. Content hashes
+are remembered per file (path, inode, size, modification and change times) in the cache folder,
+so only new or changed files are read; any write to a file changes its change time, so it is
+read again.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def data_fingerprint(index: pd.DataFrame, data_root: str | Path) -> str:
     """SHA-256 over (path relative to the copy's root, content hash) of every image and mask of
     ``index``, in sorted order."""
     home = copy_root(data_root)
-    files = sorted({Path(p).resolve() for column in ("image", "lung", "infection")
+    files = sorted({Path(os.path.abspath(p)) for column in ("image", "lung", "infection")
                     for p in index[column].dropna()})
     known_file = cache_folder() / HASHES_FILE
     known = _known_hashes(known_file)

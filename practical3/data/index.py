@@ -4,11 +4,14 @@ The same code reads the Kaggle archive (each part nested twice), a copy moved up
 a Kaggle notebook's ``/kaggle/input`` mount, the 12-image real sample, the synthetic twin and
 copies that hold only some parts, splits or classes: an absent or empty folder counts zero.
 What is not data (hidden files, system files, sidecars, notebook checkpoint folders) is
-skipped and counted in ``index.attrs["skipped"]``.
+skipped and counted in ``index.attrs["skipped"]``. Links are followed and kept in the paths
+(a split or file may be a link into a shared folder, the Hugging Face cache or git-annex); a
+link that points nowhere is named.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,6 +30,8 @@ IGNORED_FOLDERS = {"__MACOSX", ".ipynb_checkpoints", "@eaDir"}
 NOT_FOUND_FIX = ("point --data at the folder that holds 'Infection Segmentation Data' and/or "
                  "'Lung Segmentation Data' (as unzipped from Kaggle), or make one with "
                  "`practical3 synth`")
+BROKEN_LINK_FIX = ("make each link point at its data (`ln -sfn TARGET LINK`; for git-annex "
+                   "`git annex get`, for a Hugging Face copy download it again), or remove it")
 
 
 def find_part_dir(root: str | Path, part: str) -> Path | None:
@@ -63,6 +68,7 @@ def build_index(root: str | Path, parts: Iterable[str] = tuple(layout.PARTS)) ->
     masks, a mask without its image. Pixels are checked when files are decoded (``validate``).
     """
     root = Path(root)
+    _refuse_broken_links([root])
     if not root.is_dir():
         raise DataError(
             [f"{root}: no such folder"],
@@ -71,6 +77,7 @@ def build_index(root: str | Path, parts: Iterable[str] = tuple(layout.PARTS)) ->
         )
     found = {part: find_part_dir(root, part) for part in layout.PARTS}
     if not any(found.values()):
+        _refuse_broken_links(root.iterdir())  # a part folder that is a broken link
         raise DataError([f"{root}: no COVID-QU-Ex split folders (Train/Val/Test) found"],
                         NOT_FOUND_FIX)
     rows: list[dict] = []
@@ -79,9 +86,11 @@ def build_index(root: str | Path, parts: Iterable[str] = tuple(layout.PARTS)) ->
     for part in parts:
         if found[part] is None:
             continue
-        for split in layout.SPLITS:
-            if (found[part] / split).is_dir():
-                rows += _index_split(found[part] / split, part, split, problems, skipped)
+        splits = [found[part] / split for split in layout.SPLITS]
+        _refuse_broken_links(splits)
+        for split, split_dir in zip(layout.SPLITS, splits, strict=True):
+            if split_dir.is_dir():
+                rows += _index_split(split_dir, part, split, problems, skipped)
     if problems:
         raise DataError(problems, "repair or remove the files named above, or download again")
     index = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -102,6 +111,7 @@ def _index_split(split_dir: Path, part: str, split: str, problems: list[str],
     folders = (layout.IMAGES_DIR, *layout.mask_dirs(part))
     for cls in layout.CLASSES:
         cls_dir = split_dir / cls
+        _refuse_broken_links([cls_dir, *(cls_dir / f for f in folders)])
         names = {f: _data_names(cls_dir / f, skipped) for f in folders}
         if not any(names.values()):
             continue  # an absent or empty class folder: zero images
@@ -133,7 +143,9 @@ def _data_names(folder: Path, skipped: Counter[str]) -> set[str]:
     try:
         if not folder.is_dir():
             return names
-        for entry in folder.iterdir():
+        entries = list(folder.iterdir())
+        _refuse_broken_links(entries)
+        for entry in entries:
             kind = skip_kind(entry)
             if kind is None:
                 names.add(entry.name)
@@ -144,6 +156,15 @@ def _data_names(folder: Path, skipped: Counter[str]) -> set[str]:
                         "make the copy readable (chmod -R u+rX ROOT), or remove that "
                         "folder") from err
     return names
+
+
+def _refuse_broken_links(paths: Iterable[Path]) -> None:
+    """Raise one DataError naming every link of ``paths`` that points nowhere: otherwise an
+    unfetched git-annex file or a moved shared folder would count as absent, or fail later."""
+    broken = [path for path in paths if path.is_symlink() and not path.exists()]
+    if broken:
+        raise DataError([f"{path}: a link to {os.readlink(path)}, which does not exist"
+                         for path in broken], BROKEN_LINK_FIX)
 
 
 def skip_kind(entry: Path) -> str | None:

@@ -102,8 +102,9 @@ def record(root: str | Path, label: str | None = None) -> dict[str, Any]:
 
 def copy_root(root: str | Path) -> Path:
     """The folder a copy's parts sit in (``root`` itself, or the one above a part folder that
-    ``root`` points into): where its README and metadata.csv are."""
-    root = Path(root).resolve()
+    ``root`` points into): where its README and metadata.csv are. Links are kept, not
+    resolved: a copy is the folder as the user sees it (its splits may be links)."""
+    root = Path(os.path.abspath(root))
     inside = [folder for folder in (root, *root.parents) if folder.name in layout.PARTS.values()]
     return inside[-1].parent if inside else root
 
