@@ -1,7 +1,7 @@
 """How far a twin report moves on "another CPU": the same pipeline run twice from scratch with
 different thread counts (a stand-in for another machine's floating-point order), every printed
-number compared as `make regrade` compares them. The largest difference per unit sets
-``practical3.regrade.TOLERANCE``.
+number compared as `make reproduce` compares them. The largest difference per unit sets
+``practical3.reproduce.TOLERANCE``.
 
     OMP_NUM_THREADS=1 python benchmarks/reproduction_tolerance.py run demo t1
     OMP_NUM_THREADS=2 python benchmarks/reproduction_tolerance.py run demo t2
@@ -24,8 +24,7 @@ def run(profile_name: str, variant: str) -> None:
     """The twin's pipeline at ``profile_name`` into ``SCRATCH/<profile>-<variant>/``, with its
     own runs and cache (nothing reused)."""
     out = SCRATCH / f"{profile_name}-{variant}"
-    os.environ["PRACTICAL3_RUNS"], os.environ["PRACTICAL3_CACHE"] = (str(out / "runs"),
-                                                                     str(out / "cache"))
+    os.environ["PRACTICAL3_CACHE"] = str(out / "cache")  # this script's process only
     import torch
 
     from practical3 import pipeline
@@ -36,17 +35,17 @@ def run(profile_name: str, variant: str) -> None:
     root = synthesize(out / "data", per_class=spec.per_class, size=spec.size, seed=spec.seed)
     start = time.perf_counter()
     pipeline.run(profile_name, root, results_dir=out / "results", figures_dir=out / "figures",
-                 report_path=out / "report.md", progress=False)
+                 report_path=out / "report.md", runs=out / "runs", progress=False)
     print(f"{torch.get_num_threads()} thread(s): {time.perf_counter() - start:.0f} s")
 
 
 def compare(first: Path, second: Path) -> None:
     """The largest difference per unit between two runs' reports, and every number that is
     not identical."""
-    from practical3 import regrade
+    from practical3 import reproduce
     from practical3.evaluation.results import load_parts
 
-    rows = regrade.compare(load_parts(first / "results"), load_parts(second / "results"))
+    rows = reproduce.compare(load_parts(first / "results"), load_parts(second / "results"))
     worst: dict[str, float] = defaultdict(float)
     for row in rows:
         if row.difference is not None:

@@ -3,38 +3,132 @@
 Only the chosen subcommand's arguments are built, and each handler imports its module when it
 runs, so ``practical3 --help`` is instant and no Kaggle client or torch is imported unless the
 command needs it. Choices come from the registries that own them (profiles, models, losses,
-parts, splits). A ``UserError`` ends in one message and exit status 1; anything else is a bug
-and keeps its traceback.
+parts, splits). Each command is one section below: its arguments beside its handler, and one
+line in ``COMMANDS``. A ``UserError`` ends in one message and exit status 1; anything else is
+a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from practical3.base.errors import UserError
 
 Parser = argparse.ArgumentParser
 
 
+# --- options several commands share -----------------------------------------------------------
+
+def _data_argument(p: Parser, required: bool = True) -> None:
+    p.add_argument("--data", type=Path, required=required,
+                   help="root of a copy in COVID-QU-Ex's layout")
+    p.add_argument("--data-label", help="what the data are, for every output (e.g. 'chest "
+                   "films of hospital X, 2024'); default: recognised, or the copy's README")
+
+
+def _quiet_argument(p: Parser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _place_argument(p: Parser) -> None:
+    from practical3.base.paths import COMMITTED_PLACES
+
+    p.add_argument("--place", choices=COMMITTED_PLACES,
+                   help="a committed report: real (report/report.md), twin (report/twin/) or "
+                        "gpu (report/gpu/); default: the one whose protocol this run is, else "
+                        "runs/reports/ (docs/places.md)")
+
+
+
+# Help for the settings that need more than their name; each setting's type is TrainConfig's.
+SETTING_HELP = {
+    "device": "auto (default), cpu, cuda or cuda:N",
+    "precision": "mixed precision: auto (default: bf16 on GPUs of compute capability 8.0+, fp16 "
+                 "with a gradient scaler on older ones, fp32 on a CPU)",
+    "compile": "torch.compile the model",
+    "augment": "small random rotations, shifts, zooms, brightness and contrast of Train images",
+    "max_train_images": "a seeded subset of at most this many Train images",
+    "max_val_images": "a seeded subset of at most this many Val images",
+}
+
+
+def _settings_arguments(p: Parser) -> None:
+    """A profile, and an option for each setting that overrides it (``settings.overridable``:
+    TrainConfig's fields, so the options follow the config)."""
+    from practical3.data.layout import PARTS
+    from practical3.models import MODELS
+    from practical3.training.config import PROFILES
+    from practical3.training.device import PRECISIONS
+    from practical3.training.losses import LOSSES
+    from practical3.training.settings import overridable
+
+    choices = {"part": list(PARTS), "model": list(MODELS), "loss": list(LOSSES),
+               "precision": list(PRECISIONS)}
+    p.add_argument("--profile", choices=list(PROFILES), default="smoke")
+    for name, kind in overridable().items():
+        flag, help_text = f"--{name.replace('_', '-')}", SETTING_HELP.get(name)
+        if kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            p.add_argument(flag, type=kind, choices=choices.get(name), help=help_text)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (None: the profile's)."""
+    from practical3.training.settings import overridable
+
+    return {name: getattr(args, name) for name in overridable()}
+
+
+# --- synth ------------------------------------------------------------------------------------
+
+def _synth_arguments(p: Parser) -> None:
+    from practical3.data.layout import PARTS
+
+    p.add_argument("--dest", type=Path, help="folder (default data/synthetic in the project)")
+    p.add_argument("--per-class", type=int, default=24, help="Train images per class")
+    p.add_argument("--size", type=int, default=256, help="image side in pixels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
+
+
 def _synth(args: argparse.Namespace) -> None:
+    from practical3.base.paths import data_dir
     from practical3.data.synth import synthesize
 
-    root = synthesize(args.dest, per_class=args.per_class, size=args.size, seed=args.seed,
-                      parts=args.parts)
+    root = synthesize(args.dest or data_dir() / "synthetic", per_class=args.per_class,
+                      size=args.size, seed=args.seed, parts=args.parts)
     print(f"synthetic COVID-QU-Ex twin ready in {root}")
 
 
+# --- download ---------------------------------------------------------------------------------
+
+def _download_arguments(p: Parser) -> None:
+    from practical3.data.download import HANDLES
+
+    p.add_argument("--dest", type=Path, help="folder (default data/raw in the project)")
+    p.add_argument("--client", choices=list(HANDLES), default="kagglehub")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds before giving up")
+
+
 def _download(args: argparse.Namespace) -> None:
+    from practical3.base.paths import data_dir
     from practical3.data.download import download
 
-    root = download(args.dest, client=args.client, timeout=args.timeout)
+    root = download(args.dest or data_dir() / "raw", client=args.client, timeout=args.timeout)
     print(f"COVID-QU-Ex ready in {root}")
+
+
+# --- index ------------------------------------------------------------------------------------
+
+def _index_arguments(p: Parser) -> None:
+    _data_argument(p)
+    p.add_argument("--no-validate", action="store_true", help="skip decoding every file")
 
 
 def _index(args: argparse.Namespace) -> None:
@@ -52,10 +146,18 @@ def _index(args: argparse.Namespace) -> None:
         print(f"skipped {count} item(s) that are not data: {kind}")
 
 
+# --- train ------------------------------------------------------------------------------------
+
+def _train_arguments(p: Parser) -> None:
+    _data_argument(p)
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    _quiet_argument(p)
+    _settings_arguments(p)
+
+
 def _train(args: argparse.Namespace) -> None:
     from practical3.training import loop as train
-
-    _label_by_environment(args)
 
     overrides = _overrides(args)
     if args.resume:
@@ -64,13 +166,28 @@ def _train(args: argparse.Namespace) -> None:
         if fixed:
             raise UserError(f"{', '.join(fixed)} cannot change a run being resumed: its saved "
                             "settings apply (see its run.json); start a new run to change them")
-        history = train.resume(args.out, args.data, epochs=args.epochs, progress=not args.quiet)
+        history = train.resume(args.out, args.data, epochs=args.epochs, progress=not args.quiet,
+                               data_label=args.data_label)
     else:
         from practical3.training.config import profile
 
         cfg = profile(args.profile).replace(**overrides)
-        history = train.train(cfg, args.data, args.out, progress=not args.quiet)
+        history = train.train(cfg, args.data, args.out, progress=not args.quiet,
+                              data_label=args.data_label)
     print(f"trained {len(history)} epochs into {args.out} (best.pt, last.pt, history.csv)")
+
+
+# --- evaluate ---------------------------------------------------------------------------------
+
+def _evaluate_arguments(p: Parser) -> None:
+    from practical3.data.layout import SPLITS
+
+    _data_argument(p)
+    p.add_argument("--checkpoint", type=Path, required=True, help="best.pt or last.pt of a run")
+    p.add_argument("--out", type=Path, required=True, help="folder for the results")
+    p.add_argument("--split", choices=SPLITS, default="Test")
+    p.add_argument("--device", default="auto")
+    _quiet_argument(p)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -78,10 +195,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     from practical3.evaluation.evaluate import evaluate
     from practical3.evaluation.results import METRICS_FILE
 
-    _label_by_environment(args)
-
     results = evaluate(args.checkpoint, args.data, args.out, split=args.split, device=args.device,
-                       progress=not args.quiet)
+                       progress=not args.quiet, data_label=args.data_label)
     for target, by_class in results["metrics"].items():
         overall = by_class["all"]
         dice, iou = (percent(overall[f"{m}_imagewise"]) for m in ("dice", "iou"))
@@ -91,6 +206,17 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"scored at native size ({data['scored_size']} px; trained at {data['image_size']} px)"
           f"; post-processing: {results['postprocessing']['chosen']}; "
           f"wrote {args.out / METRICS_FILE}")
+
+
+# --- predict ----------------------------------------------------------------------------------
+
+def _predict_arguments(p: Parser) -> None:
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
+                   help="chest X-ray files: PNG, JPEG or DICOM (DICOM needs the dicom extra)")
+    p.add_argument("--checkpoint", type=Path, required=True, help="best.pt or last.pt of a run")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for the masks, the overlays and predictions.csv")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -108,8 +234,27 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if predictions.skipped else 0
 
 
+# --- compare ----------------------------------------------------------------------------------
+
+def _compare_arguments(p: Parser) -> None:
+    _data_argument(p, required=False)
+    p.add_argument("--out", type=Path, required=True,
+                   help="comparison folder (comparison.json, and runs.json: every run's results)")
+    p.add_argument("--vary", nargs="+", default=[], metavar="SETTING=V1,V2",
+                   help="the grid, e.g. model=unet,unetpp image_size=64,128")
+    p.add_argument("--also", action="append", default=[], metavar="'SETTING=V SETTING=V'",
+                   help="one more row after the grid's, e.g. 'model=unetpp_ds image_size=64'")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--table", action="store_true",
+                   help="print the comparison in --out as a Markdown table and stop")
+    p.add_argument("--only", nargs="+", default=[], metavar="SETTING=V",
+                   help="print only the rows with these values, e.g. model=unet")
+    _quiet_argument(p)
+    _settings_arguments(p)
+
+
 def _compare(args: argparse.Namespace) -> int:
-    from practical3 import sweep
+    from practical3 import compare
     from practical3.evaluation import comparison
     from practical3.training.config import profile
 
@@ -117,27 +262,48 @@ def _compare(args: argparse.Namespace) -> int:
     if not args.table:
         if args.data is None:
             raise UserError("compare needs --data (or --table to print an earlier comparison)")
-        grid = sweep.parse_vary(args.vary, base)
-        _label_by_environment(args)
-        sweep.compare(args.data, base, grid, args.seeds, args.out,
-                      also=sweep.parse_also(args.also, grid, base), progress=not args.quiet,
-                      label=args.data_label)
+        grid = compare.parse_vary(args.vary, base)
+        compare.compare(args.data, base, grid, args.seeds, args.out,
+                        also=compare.parse_also(args.also, grid, base), progress=not args.quiet,
+                        label=args.data_label)
     problems = comparison.consistency(args.out)
     for problem in problems:
         print(problem, file=sys.stderr)
-    only = sweep.parse_vary(args.only, base, "--only")
+    only = compare.parse_vary(args.only, base, "--only")
     print(comparison.markdown_table(comparison.read(args.out),
                                     {name: values[0] for name, values in only.items()}))
     return 1 if problems else 0
 
 
-def _figures(args: argparse.Namespace) -> None:
+# --- draw -------------------------------------------------------------------------------------
+
+RESULTS_HELP = "results folder (default report/results)"
+
+
+def _draw_arguments(p: Parser) -> None:
+    p.add_argument("--results", type=Path, help=RESULTS_HELP)
+    p.add_argument("--out", type=Path, help="figures folder (default figures/)")
+
+
+def _draw(args: argparse.Namespace) -> None:
     from practical3.evaluation.results import load_parts
     from practical3.plots.evaluation import draw_all
 
     for results in load_parts(args.results).values():
         for path in draw_all(results.folder, out_dir=args.out):
             print(f"wrote {path}")
+
+
+# --- report -----------------------------------------------------------------------------------
+
+def _report_arguments(p: Parser) -> None:
+    p.add_argument("--results", type=Path, help=RESULTS_HELP)
+    p.add_argument("--report", type=Path, help="the report (default report/report.md)")
+    p.add_argument("--figures", type=Path, help="its figures folder (default figures/)")
+    _place_argument(p)
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 naming every number, figure or statement that disagrees; "
+                        "with no place or folder given, every committed report")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -170,176 +336,7 @@ def _report(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _pipeline(args: argparse.Namespace) -> None:
-    from practical3.pipeline import run
-
-    _label_by_environment(args)
-
-    report = run(args.profile, args.data, parts=args.parts, place=args.place,
-                 progress=not args.quiet)
-    print(f"wrote {report}")
-
-
-def _regrade(args: argparse.Namespace) -> int:
-    from practical3 import regrade
-
-    outcomes = regrade.regrade(args.data, args.out)
-    print(regrade.markdown(outcomes))
-    print(f"tables: {regrade.REPORT_FILE} and {regrade.TABLE_FILE} in "
-          f"{args.out or regrade.default_out_dir()}")
-    return 0 if regrade.passed(outcomes) else 1
-
-
-def _label_by_environment(args: argparse.Namespace) -> None:
-    """Hand ``--data-label`` to training and evaluation as ``$PRACTICAL3_DATA_LABEL``, the
-    input they read it from until they take it as a value, as ``index`` and ``compare`` do."""
-    from practical3.data.sources import LABEL_ENV
-
-    if args.data_label:
-        os.environ[LABEL_ENV] = args.data_label
-
-
-# --- arguments of each command --------------------------------------------------------------
-
-def _synth_arguments(p: Parser) -> None:
-    from practical3.data.layout import PARTS
-
-    p.add_argument("--dest", type=Path, default=Path("data/synthetic"))
-    p.add_argument("--per-class", type=int, default=24, help="Train images per class")
-    p.add_argument("--size", type=int, default=256, help="image side in pixels")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
-
-
-def _download_arguments(p: Parser) -> None:
-    from practical3.data.download import HANDLES
-
-    p.add_argument("--dest", type=Path, default=Path("data/raw"))
-    p.add_argument("--client", choices=list(HANDLES), default="kagglehub")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds before giving up")
-
-
-def _data_argument(p: Parser, required: bool = True) -> None:
-    from practical3.data.sources import LABEL_ENV
-
-    p.add_argument("--data", type=Path, required=required,
-                   help="root of a copy in COVID-QU-Ex's layout")
-    p.add_argument("--data-label", help="what the data are, for every output (e.g. 'chest "
-                   f"films of hospital X, 2024'); default: recognised, or the copy's README "
-                   f"(also ${LABEL_ENV})")
-
-
-def _quiet_argument(p: Parser) -> None:
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def _index_arguments(p: Parser) -> None:
-    _data_argument(p)
-    p.add_argument("--no-validate", action="store_true", help="skip decoding every file")
-
-
-# Help for the settings that need more than their name; each setting's type is TrainConfig's.
-SETTING_HELP = {
-    "device": "auto (default), cpu, cuda or cuda:N",
-    "precision": "mixed precision: auto (default: bf16 on GPUs of compute capability 8.0+, fp16 "
-                 "with a gradient scaler on older ones, fp32 on a CPU)",
-    "compile": "torch.compile the model",
-    "augment": "small random rotations, shifts, zooms, brightness and contrast of Train images",
-    "max_train_images": "a seeded subset of at most this many Train images",
-    "max_val_images": "a seeded subset of at most this many Val images",
-}
-
-
-def _train_arguments(p: Parser) -> None:
-    _data_argument(p)
-    p.add_argument("--out", type=Path, required=True, help="run folder")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    _quiet_argument(p)
-    _settings_arguments(p)
-
-
-def _settings_arguments(p: Parser) -> None:
-    """A profile, and an option for each setting that overrides it (``settings.overridable``:
-    TrainConfig's fields, so the options follow the config)."""
-    from practical3.data.layout import PARTS
-    from practical3.models import MODELS
-    from practical3.training.config import PROFILES
-    from practical3.training.device import PRECISIONS
-    from practical3.training.losses import LOSSES
-    from practical3.training.settings import overridable
-
-    choices = {"part": list(PARTS), "model": list(MODELS), "loss": list(LOSSES),
-               "precision": list(PRECISIONS)}
-    p.add_argument("--profile", choices=list(PROFILES), default="smoke")
-    for name, kind in overridable().items():
-        flag, help_text = f"--{name.replace('_', '-')}", SETTING_HELP.get(name)
-        if kind is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
-        else:
-            p.add_argument(flag, type=kind, choices=choices.get(name), help=help_text)
-
-
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given on the command line (None: the profile's)."""
-    from practical3.training.settings import overridable
-
-    return {name: getattr(args, name) for name in overridable()}
-
-
-def _compare_arguments(p: Parser) -> None:
-    _data_argument(p, required=False)
-    p.add_argument("--out", type=Path, required=True,
-                   help="comparison folder (comparison.json, and runs.json: every run's results)")
-    p.add_argument("--vary", nargs="+", default=[], metavar="SETTING=V1,V2",
-                   help="the grid, e.g. model=unet,unetpp image_size=64,128")
-    p.add_argument("--also", action="append", default=[], metavar="'SETTING=V SETTING=V'",
-                   help="one more row after the grid's, e.g. 'model=unetpp_ds image_size=64'")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--table", action="store_true",
-                   help="print the comparison in --out as a Markdown table and stop")
-    p.add_argument("--only", nargs="+", default=[], metavar="SETTING=V",
-                   help="print only the rows with these values, e.g. model=unet")
-    _quiet_argument(p)
-    _settings_arguments(p)
-
-
-def _evaluate_arguments(p: Parser) -> None:
-    from practical3.data.layout import SPLITS
-
-    _data_argument(p)
-    p.add_argument("--checkpoint", type=Path, required=True, help="best.pt or last.pt of a run")
-    p.add_argument("--out", type=Path, required=True, help="folder for the results")
-    p.add_argument("--split", choices=SPLITS, default="Test")
-    p.add_argument("--device", default="auto")
-    _quiet_argument(p)
-
-
-def _predict_arguments(p: Parser) -> None:
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
-                   help="chest X-ray files: PNG, JPEG or DICOM (DICOM needs the dicom extra)")
-    p.add_argument("--checkpoint", type=Path, required=True, help="best.pt or last.pt of a run")
-    p.add_argument("--out", type=Path, required=True,
-                   help="folder for the masks, the overlays and predictions.csv")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
-
-
-RESULTS_HELP = "results folder (default report/results)"
-
-
-def _figures_arguments(p: Parser) -> None:
-    p.add_argument("--results", type=Path, help=RESULTS_HELP)
-    p.add_argument("--out", type=Path, help="figures folder (default figures/)")
-
-
-def _report_arguments(p: Parser) -> None:
-    p.add_argument("--results", type=Path, help=RESULTS_HELP)
-    p.add_argument("--report", type=Path, help="the report (default report/report.md)")
-    p.add_argument("--figures", type=Path, help="its figures folder (default figures/)")
-    _place_argument(p)
-    p.add_argument("--check", action="store_true",
-                   help="exit 1 naming every number, figure or statement that disagrees; "
-                        "with no place or folder given, every committed report")
-
+# --- pipeline ---------------------------------------------------------------------------------
 
 def _pipeline_arguments(p: Parser) -> None:
     from practical3.data.layout import PARTS
@@ -354,39 +351,64 @@ def _pipeline_arguments(p: Parser) -> None:
     _quiet_argument(p)
 
 
-def _place_argument(p: Parser) -> None:
-    from practical3.base.paths import COMMITTED_PLACES
+def _pipeline(args: argparse.Namespace) -> None:
+    from practical3.pipeline import run
 
-    p.add_argument("--place", choices=COMMITTED_PLACES,
-                   help="a committed report: real (report/report.md), twin (report/twin/) or "
-                        "gpu (report/gpu/); default: the one the data belong to")
+    report = run(args.profile, args.data, parts=args.parts, place=args.place,
+                 data_label=args.data_label, progress=not args.quiet)
+    print(f"wrote {report}")
 
 
+# --- reproduce --------------------------------------------------------------------------------
 
-def _regrade_arguments(p: Parser) -> None:
+def _reproduce_arguments(p: Parser) -> None:
     p.add_argument("--data", type=Path,
-                   help="a copy of COVID-QU-Ex, to regrade the real (and GPU) report too")
-    p.add_argument("--out", type=Path, help="scratch folder (default runs/regrade/)")
+                   help="a copy of COVID-QU-Ex, to reproduce the real (and GPU) report too")
+    p.add_argument("--out", type=Path, help="scratch folder (default runs/reproduce/)")
 
-Command = tuple[str, Callable[[Parser], None], Callable[[argparse.Namespace], int | None]]
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from practical3 import reproduce
+
+    outcomes = reproduce.reproduce(args.data, args.out)
+    print(reproduce.markdown(outcomes))
+    print(f"tables: {reproduce.REPORT_FILE} and {reproduce.TABLE_FILE} in "
+          f"{args.out or reproduce.default_out_dir()}")
+    return 0 if reproduce.passed(outcomes) else 1
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+class Command(NamedTuple):
+    """One subcommand: its help line, what adds its arguments, what runs it."""
+
+    help: str
+    arguments: Callable[[Parser], None]
+    handler: Callable[[argparse.Namespace], int | None]
+
+
 COMMANDS: dict[str, Command] = {
-    "synth": ("write a synthetic twin of COVID-QU-Ex (archive layout)", _synth_arguments,
-              _synth),
-    "download": ("download COVID-QU-Ex from Kaggle (version 7)", _download_arguments,
-                 _download),
-    "index": ("find, pair, validate and count a COVID-QU-Ex copy", _index_arguments, _index),
-    "train": ("train a U-Net; writes history, last.pt and best.pt", _train_arguments, _train),
-    "evaluate": ("score a checkpoint: metrics.json and per_image.csv", _evaluate_arguments,
-                 _evaluate),
-    "predict": ("segment your own chest X-rays: masks, overlays, severity", _predict_arguments,
-                _predict),
-    "compare": ("settings side by side over seeds: train, evaluate, tabulate",
-                _compare_arguments, _compare),
-    "figures": ("draw every results figure into figures/", _figures_arguments, _figures),
-    "report": ("regenerate report/report.md, or --check it", _report_arguments, _report),
-    "pipeline": ("everything `make figures` does", _pipeline_arguments, _pipeline),
-    "regrade": ("regenerate every committed report from scratch and compare its numbers",
-                _regrade_arguments, _regrade),
+    "synth": Command("write a synthetic twin of COVID-QU-Ex (archive layout)", _synth_arguments,
+                     _synth),
+    "download": Command("download COVID-QU-Ex from Kaggle (version 7)", _download_arguments,
+                        _download),
+    "index": Command("find, pair, validate and count a COVID-QU-Ex copy", _index_arguments,
+                     _index),
+    "train": Command("train a U-Net; writes history, last.pt and best.pt", _train_arguments,
+                     _train),
+    "evaluate": Command("score a checkpoint: metrics.json and per_image.csv",
+                        _evaluate_arguments, _evaluate),
+    "predict": Command("segment your own chest X-rays: masks, overlays, severity",
+                       _predict_arguments, _predict),
+    "compare": Command("settings side by side over seeds: train, evaluate, tabulate",
+                       _compare_arguments, _compare),
+    "draw": Command("draw every results figure of a results folder (default into figures/)",
+                    _draw_arguments, _draw),
+    "report": Command("regenerate report/report.md, or --check it", _report_arguments, _report),
+    "pipeline": Command("everything `make figures` does: data, training, evaluation, figures, "
+                        "report", _pipeline_arguments, _pipeline),
+    "reproduce": Command("regenerate every committed report from scratch and compare its "
+                         "numbers", _reproduce_arguments, _reproduce),
 }
 
 

@@ -1,5 +1,5 @@
-"""Settings side by side: the same run repeated over a grid of values and seeds, each run
-evaluated at native size, summarised as mean and standard deviation over seeds.
+"""``practical3 compare``: settings side by side, the same run repeated over a grid of values and
+seeds, each run evaluated at native size, summarised as mean and standard deviation over seeds.
 
 ``compare`` trains (or reuses) one run per setting and seed, evaluates its ``best.pt`` on Test
 (the four results files of any results folder), and writes ``OUT/runs.json`` (every run's
@@ -62,10 +62,15 @@ def parse_also(items: Sequence[str], grid: dict[str, list[Any]],
 
 def compare(data_root: str | Path, base: TrainConfig, grid: dict[str, list[Any]],
             seeds: Sequence[int], out_dir: str | Path, also: Sequence[dict[str, Any]] = (),
-            progress: bool = False, label: str | None = None) -> dict[str, Any]:
-    """Train and evaluate every setting of ``grid``, then each of ``also``, with every seed;
-    write and return the comparison (see the module docstring), its data called ``label``
-    when given (``sources.describe``)."""
+            progress: bool = False, label: str | None = None,
+            runs: str | Path | None = None) -> dict[str, Any]:
+    """Train (under ``runs``, default ``runs/``) and evaluate every setting of ``grid``, then
+    each of ``also``, with every seed; write and return the comparison (see the module
+    docstring), its data called ``label`` when given (``sources.describe``).
+
+    Example: ``compare(root, profile("smoke"), {"model": ["unet", "unetpp"]}, [0, 1], "out")``
+    writes ``out/comparison.json`` with one row per model, each over seeds 0 and 1.
+    """
     out_dir = Path(out_dir)
     settings = [dict(zip(grid, values, strict=True))
                 for values in itertools.product(*grid.values())]
@@ -75,18 +80,18 @@ def compare(data_root: str | Path, base: TrainConfig, grid: dict[str, list[Any]]
     rows, packed = [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for setting in [*settings, *also]:
-            runs = []
+            evaluated = []
             for seed in seeds:
                 cfg = base.replace(**setting, seed=seed)
-                run_dir = run_dir_for(cfg, data_root)
-                ensure_trained(cfg, data_root, run_dir, progress=progress)
+                run_dir = run_dir_for(cfg, data_root, runs)
+                ensure_trained(cfg, data_root, run_dir, progress=progress, data_label=label)
                 results_dir = Path(scratch) / run_dir.name
                 evaluate(run_dir / BEST, data_root, results_dir, device=cfg.device,
-                         progress=progress)
+                         progress=progress, data_label=label)
                 gather_run(run_dir, results_dir)
                 packed |= pack([results_dir])
-                runs.append(load(results_dir))
-            rows.append({"setting": setting, **summarize(runs, base.replace(**setting))})
+                evaluated.append(load(results_dir))
+            rows.append({"setting": setting, **summarize(evaluated, base.replace(**setting))})
     comparison = {
         "data": {**sources.record(data_root, label), "part": base.part},
         "base": base.to_dict(), "varied": list(grid), "seeds": list(seeds),

@@ -3,7 +3,9 @@
 Locally ``setup`` does nothing. On Colab or Kaggle it pip-installs what the platform lacks,
 never torch or torchvision (each ships its own CUDA build); points ``$PRACTICAL3_DATA`` at a
 real copy; and, when the repository folder is read-only (a Kaggle input), sends runs, caches
-and figures to the platform's writable folder (``/content``, ``/kaggle/working``).
+and figures to the platform's writable folder (``/content``, ``/kaggle/working``). Configuring
+the notebook's kernel is its job, so it is the one module that writes environment variables
+(their names come from ``base.paths``).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from practical3.base.paths import (
     DATA_DIR_ENV,
     DATA_ENV,
     FIGURES_ENV,
-    PROJECT_ROOT,
     RUNS_ENV,
+    project_root,
     runs_dir,
+    variable,
 )
 from practical3.data import layout
 from practical3.data.sources import COMPLETE_MARKER
@@ -209,8 +212,9 @@ def setup(download: bool = False, *, modules: Mapping[str, object] = sys.modules
     if platform == "local":
         return SetupReport("local")
     place = workspace(platform, root)
-    writable = is_writable(PROJECT_ROOT)
-    install(PROJECT_ROOT, runner, editable=writable)
+    repo = project_root()
+    writable = is_writable(repo)
+    install(repo, runner, editable=writable)
     if platform == "colab" and not all(os.environ.get(name) for name in CREDENTIALS):
         files = [place / "kaggle.json", Path.home() / ".kaggle" / "kaggle.json"]
         os.environ.update(kaggle_credentials(colab_secret, files) or {})
@@ -225,8 +229,8 @@ def find_data(platform: str, place: Path, root: Path, download: bool) -> str:
     """Point ``$PRACTICAL3_DATA`` at a real copy (kept if already set): the attached Kaggle
     input, else a finished or, if asked, new download in ``place``; say where, or how to get
     one."""
-    if os.environ.get(DATA_ENV):
-        return f"{os.environ[DATA_ENV]} (from ${DATA_ENV})"
+    if variable(DATA_ENV):
+        return f"{variable(DATA_ENV)} (from ${DATA_ENV})"
     copy = place / COPY_NAME
     found = kaggle_input(root) if platform == "kaggle" else None
     if found is None and ((copy / COMPLETE_MARKER).is_file() or download):

@@ -1,23 +1,23 @@
-"""``make regrade``: regenerate every committed report's runs from scratch and say, number by
+"""``make reproduce``: regenerate every committed report's runs from scratch and say, number by
 number, whether they reproduce what is committed.
 
 Each report (real, twin, gpu) is regenerated with the data it names (the twin made afresh by
-``synth`` with its run's settings; a real copy only when given) into ``runs/regrade/<report>/``
-with its own runs and caches, never ``runs/``, ``report/`` or ``figures/``. A report whose data or
-device is absent here is listed with what it needs, not failed. The data fingerprint, run id and
-image counts must be identical; each score must lie within ``TOLERANCE`` of the committed one
-(measured: training on another CPU differs by floating-point noise; README "Grading"); whether it
-also lies inside the committed 95 % interval is shown, not judged.
+``synth`` with its run's settings; a real copy only when given) into
+``runs/reproduce/<report>/`` with its own runs folder (passed to ``pipeline.run``), never
+``runs/``'s runs, ``report/`` or ``figures/``; decoded caches are shared, being keyed by their
+source files' contents. A report whose data or device is absent here is listed with what it
+needs, not failed. The data fingerprint, run id and image counts must be identical; each score
+must lie within ``TOLERANCE`` of the committed one (measured: training on another CPU differs by
+floating-point noise; README "Grading"); whether it also lies inside the committed 95 % interval
+is shown, not judged.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from practical3.report.context import lesion_size_rows
 # selection score; 0.034 on Test), 0.23 px for an HD95, 0.10 pp for a severity percentage,
 # 0 for counts (2 images allowed: one flip each way).
 TOLERANCE = {"fraction": 0.10, "pixels": 0.5, "points": 0.25, "count": 2}
-REPORT_FILE, TABLE_FILE = "regrade.md", "regrade.json"
+REPORT_FILE, TABLE_FILE = "reproduce.md", "reproduce.json"
 SCORE_KEYS = ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset",
               "healthy_fp_rate")
 
@@ -79,7 +79,7 @@ class Row:
 
 @dataclass
 class Outcome:
-    """One committed report: reproduces, differs, not regradable here, or not committed."""
+    """One committed report: reproduces, differs, not reproducible here, or not committed."""
 
     report: str
     status: str
@@ -151,34 +151,18 @@ def compare(committed: dict[str, Results], regenerated: dict[str, Results]) -> l
 
 
 def needs(committed: Results, data: Path | None, cuda: bool) -> str:
-    """What regrading a report whose results are ``committed`` needs and this machine lacks;
-    empty when it can be regraded here."""
+    """What reproducing a report whose results are ``committed`` needs and this machine lacks;
+    empty when it can be reproduced here."""
     run = committed.run
     if run["data"]["kind"] != "synthetic" and data is None:
         return (f"needs its data, a copy of {run['data']['dataset']}: "
-                "make regrade DATA=PATH (practical3 regrade --data PATH)")
+                "make reproduce DATA=PATH (practical3 reproduce --data PATH)")
     if run["device"] == "cuda" and not cuda:
         return "needs a CUDA GPU: it was trained on one"
     if run["device"] == "cpu" and cuda and run["config"]["device"] == "auto":
         return ("was trained on a CPU and this machine has a GPU the pipeline would use: "
-                "CUDA_VISIBLE_DEVICES= make regrade")
+                "CUDA_VISIBLE_DEVICES= make reproduce")
     return ""
-
-
-@contextmanager
-def _scratch_environment(folder: Path) -> Iterator[None]:
-    """Runs and caches under ``folder`` while inside, so nothing in ``runs/`` is reused."""
-    names = {paths.RUNS_ENV: folder / "runs", paths.CACHE_ENV: folder / "cache"}
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update({name: str(value) for name, value in names.items()})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name)
-            else:
-                os.environ[name] = value
 
 
 def regenerate(committed: dict[str, Results], data: Path | None, folder: Path) -> Path:
@@ -188,22 +172,21 @@ def regenerate(committed: dict[str, Results], data: Path | None, folder: Path) -
     run = next(iter(committed.values())).run
     if run["data"]["kind"] == "synthetic":
         data = synthesize(folder / "data", **run["config"]["synth"])
-    with _scratch_environment(folder):
-        pipeline.run(run["config"]["profile"], data, parts=list(committed),
-                     results_dir=folder / "results", figures_dir=folder / "figures",
-                     report_path=folder / "report.md", progress=False)
+    pipeline.run(run["config"]["profile"], data, parts=list(committed),
+                 results_dir=folder / "results", figures_dir=folder / "figures",
+                 report_path=folder / "report.md", runs=folder / "runs", progress=False)
     return folder / "results"
 
 
-def regrade_place(place: paths.ReportPlace, data: Path | None, out_dir: Path,
-                  cuda: bool) -> Outcome:
-    """Regrade one committed report (see the module's docstring)."""
+def reproduce_place(place: paths.ReportPlace, data: Path | None, out_dir: Path,
+                    cuda: bool) -> Outcome:
+    """Reproduce one committed report (see the module's docstring)."""
     if not place.results.is_dir():
         return Outcome(place.name, "not committed", f"no results in {place.results}")
     committed = load_parts(place.results)
     missing = needs(next(iter(committed.values())), data, cuda)
     if missing:
-        return Outcome(place.name, "not regradable here", missing)
+        return Outcome(place.name, "not reproducible here", missing)
     regenerated = load_parts(regenerate(committed, data, out_dir / place.name))
     rows = compare(committed, regenerated)
     failed = [row for row in rows if row.verdict == "differs"]
@@ -213,14 +196,18 @@ def regrade_place(place: paths.ReportPlace, data: Path | None, out_dir: Path,
 
 
 def default_out_dir() -> Path:
-    """``runs/regrade/`` (under ``$PRACTICAL3_RUNS`` when set)."""
-    return paths.runs_dir() / "regrade"
+    """``runs/reproduce/`` (under ``$PRACTICAL3_RUNS`` when set)."""
+    return paths.runs_dir() / "reproduce"
 
 
-def regrade(data: str | Path | None = None, out_dir: str | Path | None = None,
-            places: Sequence[paths.ReportPlace] | None = None) -> list[Outcome]:
-    """Regrade every committed report (or ``places``), write the tables under ``out_dir``
-    (default ``runs/regrade/``) and return the outcomes."""
+def reproduce(data: str | Path | None = None, out_dir: str | Path | None = None,
+              places: Sequence[paths.ReportPlace] | None = None) -> list[Outcome]:
+    """Reproduce every committed report (or ``places``), write the tables under ``out_dir``
+    (default ``runs/reproduce/``) and return the outcomes.
+
+    Example: ``passed(reproduce())`` on a fresh clone regenerates the twin's report in
+    ``runs/reproduce/twin/`` and is True when every number reproduces.
+    """
     import torch
 
     out_dir = Path(out_dir or default_out_dir())
@@ -229,7 +216,7 @@ def regrade(data: str | Path | None = None, out_dir: str | Path | None = None,
     if data is not None and not data.exists():
         raise ResultsError(f"--data {data}: no such folder; give a copy of COVID-QU-Ex")
     cuda = torch.cuda.is_available()
-    outcomes = [regrade_place(place, data, out_dir, cuda) for place in places]
+    outcomes = [reproduce_place(place, data, out_dir, cuda) for place in places]
     write_text(out_dir / REPORT_FILE, markdown(outcomes))
     write_text(out_dir / TABLE_FILE, json.dumps([_as_json(o) for o in outcomes], indent=2))
     return outcomes
@@ -250,9 +237,9 @@ def _show(value: Any) -> str:
 
 
 def markdown(outcomes: Sequence[Outcome]) -> str:
-    """The outcomes as Markdown: one line per report, then one table per regraded report."""
+    """The outcomes as Markdown: one line per report, then one table per reproduced report."""
     tolerance = ", ".join(f"{unit} {limit}" for unit, limit in TOLERANCE.items())
-    lines = ["# Regrade: committed reports regenerated from scratch", "",
+    lines = ["# Reproduce: committed reports regenerated from scratch", "",
              f"Tolerance (largest difference that reproduces): {tolerance}.", ""]
     lines += [f"- **{o.report}**: {o.status}" + (f" ({o.reason})" if o.reason else "")
               for o in outcomes]
@@ -268,5 +255,6 @@ def markdown(outcomes: Sequence[Outcome]) -> str:
 
 
 def passed(outcomes: Sequence[Outcome]) -> bool:
-    """True when no regraded report differs (not regradable or not committed is no failure)."""
+    """True when no reproduced report differs (not reproducible or not committed is no
+    failure)."""
     return all(outcome.status != "differs" for outcome in outcomes)

@@ -8,11 +8,10 @@ profile by name; the test suite asks for ``smoke``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from practical3.base.paths import PROFILE_ENV, data_dir, runs_dir
+from practical3.base.paths import PROFILE_ENV, data_dir, profile_name, runs_folder
 from practical3.data import layout
 from practical3.data.index import build_index
 from practical3.data.sources import describe, is_synthetic, real_data_root
@@ -88,10 +87,11 @@ def parts_to_train(data_root: str | Path) -> list[str]:
     return ["infection"] if is_synthetic(data_root) and "infection" in held else held
 
 
-def run_dir_for(cfg: TrainConfig, data_root: str | Path) -> Path:
-    """The run folder of ``cfg`` on ``data_root``: ``runs/<profile>-<part>-<run id>``, the id
-    from the config and the data's fingerprint, so other settings or data get another folder."""
-    return default_run_dir(cfg, identify(cfg, data_root).run_id)
+def run_dir_for(cfg: TrainConfig, data_root: str | Path, runs: str | Path | None = None) -> Path:
+    """The run folder of ``cfg`` on ``data_root``: ``<runs>/<profile>-<part>-<run id>``, the id
+    from the config and the data's fingerprint, so other settings or data get another folder
+    (``runs`` defaults to ``runs/``, or ``$PRACTICAL3_RUNS``)."""
+    return default_run_dir(cfg, identify(cfg, data_root).run_id, runs)
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,12 @@ class Session:
     data_root: Path
     device: str
     run_dir: Path
+    runs: Path
 
     @property
     def figures_dir(self) -> Path:
         """Where a notebook saves its figures: never ``figures/`` (``make figures`` owns it)."""
-        return runs_dir() / "notebook-figures" / self.cfg.profile
+        return self.runs / "notebook-figures" / self.cfg.profile
 
     @property
     def label(self) -> str:
@@ -127,16 +128,19 @@ class Session:
         ])
 
 
-def start(name: str | None = None, data: str | Path | None = None) -> Session:
+def start(name: str | None = None, data: str | Path | None = None,
+          runs: str | Path | None = None) -> Session:
     """The session a notebook runs: profile ``name``, else ``$PRACTICAL3_PROFILE``, else
-    ``auto``; the data ``data``, else a real copy when one is present, else the twin."""
-    requested = name or os.environ.get(PROFILE_ENV) or "auto"
-    cfg, reason = explain_profile(requested, data)
-    if name is None and os.environ.get(PROFILE_ENV):
+    ``auto``; the data ``data``, else a real copy when one is present, else the twin; its run
+    under ``runs`` (default ``runs/``, or ``$PRACTICAL3_RUNS``)."""
+    from_environment = profile_name() if name is None else None
+    cfg, reason = explain_profile(name or from_environment or "auto", data)
+    if from_environment:
         reason = f"from ${PROFILE_ENV}"
     from practical3.training.device import resolve_device
 
     device = resolve_device(cfg.device)  # an unusable GPU is named here, before any work
     root = Path(data) if data is not None else default_data_root(cfg)
     cfg = cfg.replace(part=parts_to_train(root)[0])
-    return Session(cfg, reason, root, str(device), run_dir_for(cfg, root))
+    runs = Path(runs) if runs is not None else runs_folder()
+    return Session(cfg, reason, root, str(device), run_dir_for(cfg, root, runs), runs)

@@ -20,7 +20,7 @@ LAYERS = {
     "practical3.plots": 5, "practical3.report": 5,
     "practical3.platforms": 6, "practical3.session": 6, "practical3.predict": 6,
     "practical3.course": 6,
-    "practical3.pipeline": 7, "practical3.sweep": 7, "practical3.regrade": 7,
+    "practical3.pipeline": 7, "practical3.compare": 7, "practical3.reproduce": 7,
     "practical3.cli": 8,
     "practical3.__main__": 9, "practical3": 0,
 }

@@ -8,6 +8,7 @@ import pytest
 
 from practical3.base.errors import ConfigError, ResultsError
 from practical3.cli import main
+from practical3.compare import compare, parse_also, parse_vary
 from practical3.evaluation.comparison import (
     COMPARISON_FILE,
     RUNS_FILE,
@@ -16,7 +17,6 @@ from practical3.evaluation.comparison import (
     mean_std,
     read,
 )
-from practical3.sweep import compare, parse_also, parse_vary
 from practical3.training.config import profile
 
 BASE = profile("smoke").replace(epochs=1, batch_size=4)

@@ -10,8 +10,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from practical3.course.exercises import EXERCISES, check_exercise, feedback
-from practical3.course.solutions import SOLUTIONS
 from practical3.course.show import show_source
+from practical3.course.solutions import SOLUTIONS
 from practical3.data.cache import DecodedArrays
 from practical3.data.dataset import CachedSource, SegmentationDataset
 from practical3.data.index import build_index

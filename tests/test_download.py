@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from practical3.base.errors import DownloadError
-from practical3.base.paths import PROJECT_ROOT
+from practical3.base.paths import project_root
 from practical3.data import download as dl
 from practical3.data import layout, sources
 
@@ -68,7 +68,7 @@ def fetch_returning(monkeypatch, make):
 def test_import_does_not_import_clients():
     code = ("import practical3, practical3.data.download, sys; "
             "assert 'kaggle' not in sys.modules and 'kagglehub' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=project_root())
 
 
 def test_missing_credentials_kaggle_client(monkeypatch, no_credentials, tmp_path):

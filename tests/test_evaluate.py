@@ -1,4 +1,5 @@
-"""Evaluation: post-processing chosen on Val, severity, the per-image table, metrics.json."""
+"""Evaluation end to end on tiny synthetic runs: metrics.json and per_image.csv, written as one
+set; the post-processing chosen on Val and kept beside the checkpoint; native-size scoring."""
 
 from __future__ import annotations
 
@@ -11,26 +12,18 @@ import pandas as pd
 import pytest
 import torch
 
-from practical3.base.paths import PROJECT_ROOT, display_path
+from practical3.base.paths import display_path, project_root
 from practical3.cli import main
 from practical3.data import layout
 from practical3.data.decode import read_masks
 from practical3.data.index import build_index, select_split
 from practical3.data.synth import synthesize
 from practical3.evaluation import evaluate as evaluate_module
-from practical3.evaluation.evaluate import (
-    METRICS_FILE,
-    MIN_GAIN,
-    PER_IMAGE_FILE,
-    boundary_summaries,
-    evaluate,
-    per_image_table,
-    select_postprocessing,
-    severity,
-    severity_agreement,
-)
+from practical3.evaluation.evaluate import evaluate
 from practical3.evaluation.postprocess import POSTPROCESSING_FILE, PostProcess, load_choice
-from practical3.scoring.uncertainty import TOO_FEW, bootstrap_weights
+from practical3.evaluation.results import METRICS_FILE, PER_IMAGE_FILE
+from practical3.scoring.selection import MIN_GAIN
+from practical3.scoring.uncertainty import TOO_FEW
 from practical3.training import checkpoint
 from practical3.training.config import profile
 from practical3.training.loop import train
@@ -44,209 +37,7 @@ CSV_COLUMNS = ["image", "cls", "height", "width", "lung_dice", "lung_iou", "lung
                "pred_area_infection", "true_area_infection", "severity_pred_percent",
                "severity_true_percent"]
 CFG = profile("smoke").replace(epochs=2, batch_size=4, max_train_images=8)
-SAMPLE = Path(PROJECT_ROOT).parent / "shared" / "data" / "covidqu-sample"
-
-
-# --- post-processing chosen on validation predictions -------------------------------------
-
-SIDE = 128  # the default speck size, 1e-4 of the image, is 2 pixels at 128x128
-
-
-def lungs_with_infection(*infections: list[tuple[slice, slice]]) -> np.ndarray:
-    """(N, 2, SIDE, SIDE) masks: the same two lungs in every image, infection where given."""
-    masks = np.zeros((len(infections), 2, SIDE, SIDE), bool)
-    masks[:, 0, 20:100, 10:50] = masks[:, 0, 20:100, 70:110] = True
-    for i, regions in enumerate(infections):
-        for region in regions:
-            masks[(i, 1, *region)] = True
-    return masks
-
-
-LESION = (slice(40, 60), slice(20, 40))  # 400 pixels inside the left lung
-
-
-def speck(row: int, col: int) -> tuple[slice, slice]:
-    return slice(row, row + 1), slice(col, col + 1)
-
-
-def trial_table(trials: list[dict]) -> list[tuple[str, bool]]:
-    return [(trial["steps"], trial["kept"]) for trial in trials]
-
-
-def test_select_postprocessing_removes_specks_that_lower_the_healthy_image_dice():
-    truth = lungs_with_infection(*[[LESION]] * 4, *[[]] * 8)
-    pred = lungs_with_infection(*[[LESION]] * 4, *[[speck(50, 30)], [speck(60, 80)]] * 4)
-    chosen, trials = select_postprocessing(pred, truth, TARGETS)
-    assert chosen == PostProcess(remove_specks=True)
-    assert trial_table(trials) == [("none", True), ("keep_two_lungs", False),
-                                   ("fill_lung_holes", False), ("infection_in_lung", False),
-                                   ("remove_specks", True)]
-    # Lung Dice 1; infection imagewise Dice (4 x 1 + 8 x 0)/12 before, 1 after (healthy unscored)
-    assert [t["score"] for t in trials] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 2 / 3, 1.0])
-    assert trials[-1]["gain"] == pytest.approx(1 / 3)
-    assert 0 < trials[-1]["gain_standard_error"] < 1 / 3
-
-
-def test_select_postprocessing_leaves_off_a_step_that_would_remove_a_true_lesion():
-    truth = pred = lungs_with_infection([LESION, speck(80, 90)], [])
-    chosen, trials = select_postprocessing(pred, truth, TARGETS)
-    assert chosen == PostProcess()
-    assert trial_table(trials)[-1] == ("remove_specks", False)
-    # Removing the 1-pixel lesion leaves Dice 800/801 on the COVID image.
-    assert [t["score"] for t in trials] == pytest.approx(
-        [1.0, 1.0, 1.0, 1.0, (1 + 800 / 801) / 2])
-    assert not any(kept for _, kept in trial_table(trials)[1:])
-
-
-def test_select_postprocessing_keeps_steps_greedily():
-    outside_lung = (slice(110, 112), slice(60, 62))  # 4 pixels between the lungs, below them
-    truth = lungs_with_infection(*[[LESION], []] * 5)
-    pred = lungs_with_infection(*[[LESION], [outside_lung]] * 5)
-    chosen, trials = select_postprocessing(pred, truth, TARGETS)
-    assert chosen.name == "infection_in_lung"
-    assert trial_table(trials)[-1] == ("infection_in_lung + remove_specks", False)
-
-
-def lungs_only(n: int) -> np.ndarray:
-    """(n, 1, SIDE, SIDE): the two lungs of ``lungs_with_infection`` and no infection channel."""
-    return lungs_with_infection(*[[]] * n)[:, :1]
-
-
-BLOB = (0, slice(102, 128), slice(2, 28))  # 676 px below the left lung, apart from it
-
-
-def test_a_gain_below_half_a_dice_point_is_not_kept():
-    truth = lungs_only(10)
-    pred = truth.copy()
-    pred[:, 0, 5, 5] = True  # a stray pixel on every image: Dice 2*6400/(2*6400 + 1)
-    chosen, trials = select_postprocessing(pred, truth, ("lung",))
-    assert chosen == PostProcess()
-    assert trials[1]["gain"] == pytest.approx(1 - 12800 / 12801)  # 8e-5 < MIN_GAIN, no noise
-    assert trials[1]["gain_standard_error"] == pytest.approx(0.0)
-    assert not trials[1]["kept"]
-
-
-def test_a_gain_beyond_half_a_dice_point_and_the_noise_is_kept():
-    truth = lungs_only(10)
-    pred = truth.copy()
-    pred[(slice(None), *BLOB)] = True  # a stray blob on every image: Dice 12800/13476
-    chosen, trials = select_postprocessing(pred, truth, ("lung",))
-    assert chosen.name == "keep_two_lungs"
-    assert trials[1]["gain"] == pytest.approx(1 - 12800 / 13476)  # 5 points > MIN_GAIN
-    assert trials[1]["gain_standard_error"] == pytest.approx(0.0) and trials[1]["kept"]
-
-
-def test_a_gain_within_the_noise_is_not_kept():
-    # Six images lose a stray blob (Dice 12800/13476 -> 1), four lose a true third component
-    # of the same size (1 -> 12800/13476): a mean gain of 2 x 676/13476 / 10, about one point,
-    # that a resample of other images would reverse.
-    truth = lungs_only(10)
-    truth[(slice(6, None), *BLOB)] = True
-    pred = truth.copy()
-    pred[(slice(0, 6), *BLOB)] = True
-    chosen, trials = select_postprocessing(pred, truth, ("lung",))
-    assert chosen == PostProcess()
-    gain, noise = trials[1]["gain"], trials[1]["gain_standard_error"]
-    assert gain == pytest.approx(2 * 676 / 13476 / 10)
-    assert MIN_GAIN < gain < noise and not trials[1]["kept"]
-
-
-# --- severity: percentage of lung infected ------------------------------------------------
-
-def area_masks(lung_areas: list[int], infection_areas: list[int], side: int = 4) -> np.ndarray:
-    """(N, 2, side, side) masks with the given pixel counts (filled in reading order)."""
-    flat = np.zeros((len(lung_areas), 2, side * side), bool)
-    for i, (lung, infection) in enumerate(zip(lung_areas, infection_areas, strict=True)):
-        flat[i, 0, :lung] = True
-        flat[i, 1, :infection] = True
-    return flat.reshape(len(lung_areas), 2, side, side)
-
-
-def test_severity_is_the_infected_percentage_of_the_lung():
-    pred = area_masks([8, 4, 0], [2, 1, 3])
-    truth = area_masks([8, 8, 8], [4, 0, 8])
-    predicted, true = severity(pred, truth, TARGETS)
-    np.testing.assert_array_equal(predicted, [25.0, 25.0, np.nan])  # no predicted lung: NaN
-    np.testing.assert_array_equal(true, [50.0, 0.0, 100.0])
-
-
-def test_severity_follows_the_channel_order_of_the_targets():
-    pred, truth = area_masks([8], [2]), area_masks([8], [4])
-    swapped = severity(pred[:, ::-1], truth[:, ::-1], ("infection", "lung"))
-    np.testing.assert_array_equal(swapped, ([25.0], [50.0]))
-
-
-def test_severity_agreement_hand_computed():
-    predicted = np.array([0.0, 10.0, 20.0, np.nan])
-    true = np.array([10.0, 0.0, 20.0, 50.0])
-    # Over the 3 images with both: deviations (-10, 0, 10) and (0, -10, 10), so
-    # r = 100 / sqrt(200 * 200) = 0.5; MAE = (10 + 10 + 0) / 3.
-    assert severity_agreement(predicted, true) == {
-        "n_images": 3, "pearson_r": pytest.approx(0.5),
-        "mae_percentage_points": pytest.approx(20 / 3),
-        "mean_true_percent": pytest.approx(10.0), "mean_predicted_percent": pytest.approx(10.0),
-    }
-
-
-def test_severity_agreement_without_enough_images_has_no_correlation():
-    one = severity_agreement(np.array([30.0]), np.array([20.0]))
-    assert one["n_images"] == 1 and one["pearson_r"] is None
-    assert one["mae_percentage_points"] == pytest.approx(10.0)
-    constant = severity_agreement(np.array([5.0, 5.0]), np.array([1.0, 3.0]))
-    assert constant["pearson_r"] is None
-    none = severity_agreement(np.array([np.nan]), np.array([1.0]))
-    assert none == {"n_images": 0, "pearson_r": None, "mae_percentage_points": None,
-                    "mean_true_percent": None, "mean_predicted_percent": None}
-
-
-# --- the per-image table ------------------------------------------------------------------
-
-def test_per_image_table_hand_computed():
-    on, off = [1, 1, 1, 1], [0, 0, 0, 0]
-    truth = np.array([
-        [[on, on, off, off], [[1, 1, 0, 0], off, off, off]],  # COVID-19: 2 infected pixels
-        [[on, on, off, off], [off, off, off, off]],  # Normal: no infection
-    ], bool)
-    pred = np.array([
-        [[on, on, off, off], [on, off, off, off]],  # lung exact; infection 4 px, 2 of them true
-        [[off, on, on, off], [off, off, off, off]],  # lung shifted by a row; no infection
-    ], bool)
-    rows = pd.DataFrame({"part": "infection", "split": "Test", "cls": ["COVID-19", "Normal"],
-                         "name": ["covid_1.png", "Normal (1).png"]})
-    expected = pd.DataFrame({
-        "image": ["covid_1.png", "Normal (1).png"], "cls": ["COVID-19", "Normal"],
-        "height": [4, 4], "width": [4, 4],
-        "lung_dice": [1.0, 8 / 16], "lung_iou": [1.0, 4 / 12],
-        "lung_hd95": [0.0, 1.0],  # the shifted lung's edges lie one row from the truth's
-        "pred_area_lung": [8, 8], "true_area_lung": [8, 8],
-        "infection_dice": [4 / 6, np.nan], "infection_iou": [2 / 4, np.nan],  # both empty: NaN
-        "pred_area_infection": [4, 0], "true_area_infection": [2, 0],
-        "severity_pred_percent": [50.0, 0.0], "severity_true_percent": [25.0, 0.0],
-    })
-    table = per_image_table(rows, pred, truth, TARGETS)
-    assert list(table.columns) == CSV_COLUMNS
-    pd.testing.assert_frame_equal(table, expected, check_dtype=False)
-
-
-def test_boundary_summaries_count_total_misses_at_the_diagonal():
-    # 12 Normal images: 10 with HD95 2 px, one total miss (diagonal of 30 x 40 = 50), one both
-    # empty (undefined): the miss raises the mean, and is counted.
-    hd95 = np.array([2.0] * 10 + [50.0, np.nan])
-    misses = np.array([False] * 10 + [True, False])
-    classes = pd.Series(["Normal"] * 12)
-    summary = boundary_summaries(hd95, misses, classes, bootstrap_weights(range(12)))["Normal"]
-    assert summary["hd95_mean"] == pytest.approx(70 / 11)
-    assert summary["hd95_median"] == 2.0
-    assert (summary["n_images_hd95"], summary["n_images_hd95_miss"]) == (11, 1)
-    low, high = summary["hd95_mean_ci95"]
-    assert low <= 70 / 11 <= high
-
-
-def test_boundary_summaries_give_no_interval_under_ten_images():
-    summary = boundary_summaries(np.array([1.0, 3.0]), np.zeros(2, bool),
-                                 pd.Series(["COVID-19"] * 2), np.ones((5, 2)))["COVID-19"]
-    assert summary["hd95_mean"] == 2.0 and summary["hd95_mean_ci95"] is None
-    assert summary["hd95_mean_ci95_note"].startswith(TOO_FEW)
+SAMPLE = Path(project_root()).parent / "shared" / "data" / "covidqu-sample"
 
 
 # --- end to end on a tiny synthetic run ---------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from practical3.base.errors import DataError
-from practical3.base.paths import PROJECT_ROOT
+from practical3.base.paths import project_root
 from practical3.cli import main
 from practical3.data import layout, sources
 from practical3.data.cache import load_decoded
@@ -20,7 +20,7 @@ from practical3.data.decode import read_png
 from practical3.data.index import build_index, contents, count_table, find_part_dir, validate
 from practical3.data.synth import synthesize
 
-SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "covidqu-sample"
+SAMPLE = project_root().parent / "shared" / "data" / "covidqu-sample"
 INFECTION = layout.PARTS["infection"]
 SIDE = 8
 

@@ -1,28 +1,28 @@
 """The job behind `make figures`, end to end on tiny data, into a scratch project layout."""
 
+import json
 import shutil
 
 import pytest
 
 from practical3 import report
-from practical3.base.paths import report_place, runs_dir
+from practical3.base.paths import HOME_ENV, RUNS_ENV, report_place
 from practical3.data import layout
-from practical3.pipeline import choose_place, run
+from practical3.data.sources import describe
+from practical3.pipeline import choose_place, recorded_protocol, run
 from practical3.plots.evaluation import figure_names
 from practical3.session import parts_to_train
-from practical3.training.config import profile
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.setenv("PRACTICAL3_RUNS", str(tmp_path / "runs"))
+def project(tmp_path):
     return tmp_path
 
 
 def run_into(project, data, **kwargs):
     return run("smoke", data, results_dir=project / "report" / "results",
                figures_dir=project / "figures", report_path=project / "report" / "report.md",
-               progress=False, **kwargs)
+               runs=project / "runs", progress=False, **kwargs)
 
 
 def test_the_pipeline_leaves_every_figure_and_a_report_that_passes_its_check(data, project):
@@ -86,15 +86,64 @@ def test_a_one_class_cluttered_copy_goes_through_the_whole_pipeline(data, projec
                             ).read_text()
 
 
-def test_the_data_choose_the_report_place(data, tmp_path, monkeypatch):
-    """The twin writes only report/twin and figures/twin; real COVID-QU-Ex on a CPU the real
-    report; any other copy a scratch report under runs/reports, never a committed one."""
-    cfg = profile("smoke").replace(device="cpu")
-    assert choose_place(data, cfg) == report_place("twin")
-    assert report_place("twin").figures_link == "../../figures/twin"
-    assert report_place("real").figures_link == "../figures"
-    real = tmp_path / "real"  # the twin's files under the archive's names, no marker: real
-    shutil.copytree(data, real, ignore=shutil.ignore_patterns("SYNTHETIC.json"))
-    assert choose_place(real, cfg) == report_place("real")
-    monkeypatch.setenv("PRACTICAL3_DATA_LABEL", "films of hospital X")
-    assert choose_place(real, cfg).report.is_relative_to(runs_dir() / "reports")
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A scratch project root ($PRACTICAL3_HOME) with the report's template, whose committed
+    twin report was made by the demo profile on data 'aaa' and whose real report by the
+    laptop profile on data 'bbb'."""
+    root = tmp_path / "home"
+    (root / "report").mkdir(parents=True)
+    shutil.copy(report_place("real").report.parent / "template.md", root / "report")
+    monkeypatch.setenv(HOME_ENV, str(root))
+    monkeypatch.setenv(RUNS_ENV, str(root / "runs"))
+    for place, profile_name, fingerprint in (("twin", "demo", "aaa"), ("real", "laptop", "bbb")):
+        folder = report_place(place).results / "infection"
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps(
+            {"config": {"profile": profile_name}, "data": {"fingerprint": fingerprint}}))
+    return root
+
+
+def test_a_committed_report_records_its_protocol(home):
+    assert recorded_protocol(report_place("twin")) == {"infection": ("demo", "aaa")}
+    assert recorded_protocol(report_place("gpu")) is None  # nothing committed there
+
+
+def test_only_the_twin_s_own_protocol_replaces_the_twin_report(data, home):
+    twin = describe(data)
+    assert choose_place(twin, {"infection": ("demo", "aaa")}, False)[0] == report_place("twin")
+    place, why = choose_place(twin, {"infection": ("smoke", "aaa")}, False)
+    assert place.report == home / "runs" / "reports" / "synthetic-twin-of-covid-qu-ex-smoke" / \
+        "report.md"
+    assert "profile demo" in why and "--place twin" in why
+
+
+def test_only_the_real_report_s_own_data_replace_it(data, home, tmp_path):
+    real = tmp_path / "real"  # a copy under the archive's names that is no twin: real-looking
+    for image in sorted(data.rglob("*.png")):
+        target = real / image.relative_to(data)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"not synth's")
+    source = describe(real)
+    assert source.is_covidqu
+    assert choose_place(source, {"infection": ("laptop", "bbb")}, False)[0] == \
+        report_place("real")
+    assert choose_place(source, {"infection": ("laptop", "ccc")}, False)[0].report \
+        .is_relative_to(home / "runs" / "reports")  # a subset, another copy
+    assert choose_place(source, {"infection": ("laptop", "bbb")}, True)[0] == report_place("gpu")
+    labelled = describe(real, label="films of hospital X")
+    assert choose_place(labelled, {"infection": ("laptop", "bbb")}, False)[0].report \
+        .is_relative_to(home / "runs" / "reports")
+
+
+def test_a_smoke_run_on_a_twin_without_its_marker_leaves_the_committed_reports(data, home,
+                                                                               tmp_path):
+    """Issue 28, item 1: before, this run overwrote report/report.md as real COVID-QU-Ex."""
+    copy = shutil.copytree(data, tmp_path / "notsyn",
+                           ignore=shutil.ignore_patterns("SYNTHETIC.json"))
+    committed = sorted(p.relative_to(home) for p in (home / "report").rglob("*"))
+    written = run("smoke", copy, progress=False)
+    assert written.is_relative_to(home / "runs" / "reports")
+    assert sorted(p.relative_to(home) for p in (home / "report").rglob("*")) == committed
+    assert not (home / "figures").exists()
+    assert "SYNTHETIC" in written.read_text()

@@ -12,7 +12,7 @@ import pytest
 
 from practical3 import platforms
 from practical3.base import paths
-from practical3.base.paths import PROJECT_ROOT
+from practical3.base.paths import project_root
 from practical3.data import download as kaggle_download
 from practical3.data.sources import COMPLETE_MARKER
 from practical3.platforms import (
@@ -168,9 +168,9 @@ def test_requirements_are_pyprojects_without_torch_and_torchvision(repo):
 
 
 def test_the_projects_own_requirements_leave_only_torch_to_the_platform():
-    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((project_root() / "pyproject.toml").read_text())["project"]
     every = {requirement_name(r) for r in project["dependencies"]}
-    assert {requirement_name(r) for r in requirements(PROJECT_ROOT)} == every - {"torch",
+    assert {requirement_name(r) for r in requirements(project_root())} == every - {"torch",
                                                                                  "torchvision"}
     assert {"torch", "torchvision", "kagglehub"} <= every
 
@@ -249,7 +249,7 @@ def test_kaggle_setup_uses_the_attached_copy(tmp_path):
     assert commands == [list(NVIDIA_SMI)]  # this venv already holds every dependency
     assert str(report).splitlines() == [
         "practical3 on Kaggle", "GPU: Tesla T4", f"data: {attached}",
-        f"runs: {PROJECT_ROOT / 'runs'}"]
+        f"runs: {project_root() / 'runs'}"]
 
 
 def test_kaggle_setup_without_the_dataset_says_how_to_attach_it(tmp_path):

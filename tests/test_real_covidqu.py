@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from practical3 import report
-from practical3.base.paths import PROJECT_ROOT
+from practical3.base.paths import project_root
 from practical3.data import layout
 from practical3.data.index import build_index
 from practical3.data.sources import describe
 from practical3.pipeline import run
 
-COPY = PROJECT_ROOT.parent / "shared" / "data" / "covidqu-infection"
+COPY = project_root().parent / "shared" / "data" / "covidqu-infection"
 PER_CELL = {"Train": 4, "Val": 2, "Test": 2}  # images per class in each split
 
 pytestmark = pytest.mark.skipif(not COPY.is_dir(), reason=f"{COPY} is absent")

@@ -13,6 +13,7 @@ import pytest
 from practical3 import report
 from practical3.base.errors import TemplateError
 from practical3.base.paths import COMMITTED_PLACES, FIGURES_ENV, report_place
+from practical3.compare import compare
 from practical3.evaluation.results import consistency, load
 from practical3.plots.common import save_figure
 from practical3.plots.evaluation import draw_all, figure_names
@@ -26,7 +27,6 @@ from practical3.report.context import (
 )
 from practical3.report.formats import FORMATS, with_interval
 from practical3.scoring.uncertainty import ZERO_BY_CONSTRUCTION
-from practical3.sweep import compare
 from practical3.training.config import profile
 
 
@@ -116,7 +116,7 @@ def test_check_catches_a_missing_figure(project):
     folder, path = project
     figure(path, "04_severity").unlink()
     assert check(folder, path) == ["linked figure ../figures/04_severity_infection.png is "
-                                   "missing; draw it again with `practical3 figures` (or "
+                                   "missing; draw it again with `practical3 draw` (or "
                                    "`make figures`)"]
 
 

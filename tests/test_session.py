@@ -8,7 +8,7 @@ import torch
 
 from practical3.base import paths
 from practical3.base.errors import ConfigError
-from practical3.base.paths import DATA_ENV, PROFILE_ENV, find_project_root
+from practical3.base.paths import DATA_ENV, HOME_ENV, PROFILE_ENV, find_project_root
 from practical3.data import sources
 from practical3.data.sources import SYNTHETIC_MARKER, describe
 from practical3.session import (
@@ -77,7 +77,14 @@ def test_notebook_figures_never_go_to_the_committed_figures(data):
     assert session.figures_dir.is_relative_to(paths.runs_dir())
 
 
+def test_the_runs_folder_is_an_argument(data, tmp_path):
+    session = start("smoke", data=data, runs=tmp_path / "mine")
+    assert session.run_dir.parent == tmp_path / "mine"
+    assert session.figures_dir.is_relative_to(tmp_path / "mine")
+
+
 def test_default_data_root_prefers_real_data(tmp_path, monkeypatch):
+    (tmp_path / "covidqu").mkdir()
     monkeypatch.setenv(DATA_ENV, str(tmp_path / "covidqu"))
     assert default_data_root(profile("smoke")) == tmp_path / "covidqu"
 
@@ -85,7 +92,7 @@ def test_default_data_root_prefers_real_data(tmp_path, monkeypatch):
 def test_default_data_root_falls_back_to_the_profiles_twin(tmp_path, monkeypatch):
     monkeypatch.delenv(DATA_ENV, raising=False)
     monkeypatch.delenv("PRACTICAL3_DATA_DIR", raising=False)
-    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
     monkeypatch.setattr(sources, "KAGGLE_INPUT", tmp_path / "no-kaggle")
     root = default_data_root(profile("smoke"))
     assert root == tmp_path / "data" / "synthetic-smoke"
@@ -116,5 +123,17 @@ def test_a_site_packages_install_uses_the_checkout_the_notebook_runs_in(tmp_path
     installed = tmp_path / "venv" / "lib" / "site-packages" / "practical3"
     installed.mkdir(parents=True)
     assert find_project_root(installed, repo / "notebooks", {}) == repo
-    assert find_project_root(installed, tmp_path / "elsewhere", {}) == tmp_path / "elsewhere"
-    assert find_project_root(installed, repo, {"PRACTICAL3_HOME": str(tmp_path)}) == tmp_path
+    assert find_project_root(installed, repo, {HOME_ENV: str(tmp_path)}) == tmp_path
+
+
+def test_a_site_packages_install_outside_any_checkout_asks_for_a_home(tmp_path):
+    installed = tmp_path / "venv" / "lib" / "site-packages" / "practical3"
+    installed.mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"set \$PRACTICAL3_HOME"):
+        find_project_root(installed, tmp_path, {})
+
+
+def test_the_package_s_own_checkout_is_the_root_whatever_the_current_folder(tmp_path):
+    """Issue 28, item 4: before, the root followed the current folder (base/ was handed in)."""
+    assert paths.find_project_root(paths.PACKAGE_DIR, tmp_path, {}) == \
+        Path(paths.__file__).resolve().parents[2]

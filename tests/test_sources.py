@@ -6,21 +6,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from practical3.base.paths import PROJECT_ROOT, display_path
+from practical3.base.paths import display_path, project_root
 from practical3.data import layout
 from practical3.data.sources import (
-    LABEL_ENV,
     REAL_LABEL,
     SYNTHETIC_LABEL,
+    SYNTHETIC_MARKER,
     copy_root,
     describe,
+    is_synthetic,
     metadata,
     record,
     showable,
 )
 from practical3.data.synth import synthesize
 
-REAL_LUNGS = PROJECT_ROOT.parent / "shared" / "data" / "real-lungs-v7"
+REAL_LUNGS = project_root().parent / "shared" / "data" / "real-lungs-v7"
+SAMPLE = project_root().parent / "shared" / "data" / "covidqu-sample"
 LUNG = layout.PARTS["lung"]
 
 
@@ -57,6 +59,20 @@ def test_the_synthetic_twin_says_it_is_synthetic(tmp_path):
     assert not source.is_covidqu
 
 
+def test_a_twin_whose_marker_was_removed_is_still_synthetic(tmp_path):
+    """Issue 28, item 1: before, its archive-like names made it 'real COVID-QU-Ex'."""
+    twin = synthesize(tmp_path / "twin", per_class=1, size=32, parts=("lung",))
+    (twin / SYNTHETIC_MARKER).unlink()
+    source = describe(twin)
+    assert (source.kind, source.is_covidqu) == ("synthetic", False)
+    assert is_synthetic(twin / LUNG)
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason="needs ../shared/data/covidqu-sample")
+def test_real_covid_qu_ex_images_are_not_taken_for_the_twin():
+    assert describe(SAMPLE).is_covidqu and not is_synthetic(SAMPLE)
+
+
 def test_archive_file_names_are_covid_qu_ex(tmp_path):
     root = lung_copy(tmp_path, [layout.file_name(c, 7) for c in layout.CLASSES])
     source = describe(root)
@@ -74,11 +90,9 @@ def test_other_real_xrays_are_named_from_their_readme_and_credited(tmp_path):
     assert source.stamp == f"{source.label}\nCredit: {source.credit}"
 
 
-def test_a_label_given_as_a_value_names_the_copy_before_the_environment(tmp_path, monkeypatch):
+def test_a_label_given_as_a_value_names_the_copy(tmp_path):
     root = lung_copy(tmp_path, ["film-a.png"], readme=README)
-    monkeypatch.setenv(LABEL_ENV, "from the environment")
     assert describe(root, label="my hospital's films").label == "Data: my hospital's films"
-    monkeypatch.delenv(LABEL_ENV)
     assert describe(root).dataset == "xray-set"
 
 
@@ -89,13 +103,6 @@ def test_the_record_is_the_source_and_where_it_is(tmp_path):
         "credit": 'The Makers, "Chest films" (2020); J. Doe et al. (2021).',
         "note": "Some words.",
         "root": display_path(root)}
-
-
-def test_a_label_given_in_the_environment_names_the_copy(tmp_path, monkeypatch):
-    root = lung_copy(tmp_path, ["film-a.png"], readme=README)
-    monkeypatch.setenv(LABEL_ENV, "my hospital's films, 2024")
-    source = describe(root)
-    assert source.label == "Data: my hospital's films, 2024" and source.credit is not None
 
 
 def test_a_path_inside_a_part_folder_finds_the_copy_root(tmp_path):

@@ -74,11 +74,12 @@ def load_decoded(index: pd.DataFrame, targets: tuple[str, ...], image_size: int,
 
 
 def load_split(data_root: str | Path, part: str, split: str, image_size: int,
-               limit: int | None = None, seed: int = 0, progress: bool = False) -> DecodedArrays:
+               limit: int | None = None, seed: int = 0, progress: bool = False,
+               cache_dir: str | Path | None = None) -> DecodedArrays:
     """The decoded arrays of one split of ``part`` at ``image_size``; ``limit`` keeps a seeded
-    random subset."""
+    random subset; ``cache_dir`` as ``load_decoded``'s."""
     rows = select_split(build_index(data_root, parts=[part]), part, split, limit=limit, seed=seed)
-    return load_decoded(rows, layout.TARGETS[part], image_size, progress=progress)
+    return load_decoded(rows, layout.TARGETS[part], image_size, cache_dir, progress)
 
 
 def _build(index: pd.DataFrame, targets: tuple[str, ...], image_size: int, folder: Path,

@@ -1,13 +1,15 @@
 """Where data comes from, and how every output says so: the synthetic twin, real COVID-QU-Ex,
 or other real X-rays in COVID-QU-Ex's layout.
 
-A synthetic root carries ``SYNTHETIC.json`` (written last by ``practical3 synth``); a real
+A synthetic root carries ``SYNTHETIC.json`` (written last by ``practical3 synth``), and a twin
+that lost it is still known by its PNGs, which ``synth`` alone stores uncompressed; a real
 download carries ``COMPLETE_MARKER`` (written last by ``practical3 download``). A real copy is
 recognised as COVID-QU-Ex by that marker or by the archive's file names; any other copy is
 labelled from the name its README gives it (its first heading) and credited with the README's
-``Cite:`` paragraph. A label given by the caller (``--data-label``), else
-``$PRACTICAL3_DATA_LABEL`` (read at each call), names any real copy instead. A copy's
-``metadata.csv`` may give per-image patient ids and licences.
+``Cite:`` paragraph. A label given by the caller (``--data-label``, passed down as ``label``)
+names any real copy instead. A copy's ``metadata.csv`` may give per-image patient ids and
+licences. Which committed report a copy may replace is decided by more than this (the
+pipeline's ``choose_place``: the data fingerprint the report records).
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ import csv
 import dataclasses
 import os
 import re
+import struct
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from practical3.base.paths import DATA_ENV, data_dir, display_path
+from practical3.base.paths import data_copy, data_dir, display_path
 from practical3.data import layout
 
 SYNTHETIC_MARKER = "SYNTHETIC.json"
 COMPLETE_MARKER = ".practical3-complete"
-LABEL_ENV = "PRACTICAL3_DATA_LABEL"
 KAGGLE_INPUT = Path("/kaggle/input/covidqu")
 SYNTHETIC_LABEL = "Data: SYNTHETIC phantoms (practical3 synth), not real X-rays"
 REAL_LABEL = "Data: real COVID-QU-Ex (Kaggle anasmohammedtahir/covidqu)"
@@ -72,21 +74,23 @@ def stamp(label: str, credit: str | None) -> str:
 
 
 def is_synthetic(root: str | Path) -> bool:
-    """True when ``root`` (or a folder above it) is a synthetic twin made by ``synth``."""
+    """True when ``root`` (or a folder above it) is a synthetic twin made by ``synth``: its
+    marker, or (a twin that lost it) images stored the way only ``synth`` writes them."""
     root = Path(root).resolve()
-    return any((folder / SYNTHETIC_MARKER).is_file() for folder in (root, *root.parents))
+    if any((folder / SYNTHETIC_MARKER).is_file() for folder in (root, *root.parents)):
+        return True
+    first = _first_images(copy_root(root))
+    return bool(first) and _stored_uncompressed(first[0])
 
 
 def describe(root: str | Path, label: str | None = None) -> DataSource:
-    """The data source of the copy at ``root``; a real copy is called ``label`` when given,
-    else ``$PRACTICAL3_DATA_LABEL`` when set."""
+    """The data source of the copy at ``root``; a real copy is called ``label`` when given."""
     if is_synthetic(root):
         return DataSource("synthetic", "synthetic twin of COVID-QU-Ex", SYNTHETIC_LABEL, None)
-    override = label or os.environ.get(LABEL_ENV)
     home = copy_root(root)
     heading, credit, note = _readme(home)
-    if override:
-        return DataSource("real", override, f"Data: {override}", credit, note)
+    if label:
+        return DataSource("real", label, f"Data: {label}", credit, note)
     if (home / COMPLETE_MARKER).is_file() or _archive_names(home):
         return DataSource("real", "COVID-QU-Ex", REAL_LABEL, COVIDQU_CREDIT, note)
     name = heading.split(":")[0].strip() if heading else home.name
@@ -142,14 +146,38 @@ def _opening_prose(blocks: list[str], most: int = 2) -> str | None:
 
 
 @cache
+def _first_images(home: Path) -> tuple[Path, ...]:
+    """The first image files of the copy, by folder and name (at most ``_NAMES_CHECKED``)."""
+    found: list[Path] = []
+    for images in sorted(home.rglob(layout.IMAGES_DIR)):
+        found += sorted(p for p in images.glob("*.png") if not p.name.startswith("."))
+        if len(found) >= _NAMES_CHECKED:
+            break
+    return tuple(found[:_NAMES_CHECKED])
+
+
 def _archive_names(home: Path) -> bool:
     """True when the first image names of the copy follow the archive's naming."""
-    names = []
-    for images in sorted(home.rglob(layout.IMAGES_DIR)):
-        names += sorted(p.name for p in images.glob("*.png") if not p.name.startswith("."))
-        if len(names) >= _NAMES_CHECKED:
-            break
-    return bool(names) and all(_ARCHIVE_NAME.fullmatch(n) for n in names[:_NAMES_CHECKED])
+    names = [path.name for path in _first_images(home)]
+    return bool(names) and all(_ARCHIVE_NAME.fullmatch(n) for n in names)
+
+
+def _stored_uncompressed(png: Path) -> bool:
+    """True when the PNG's pixel data start with a stored (uncompressed) deflate block: how
+    ``synth.png_bytes`` writes every image so that its bytes match on every machine, and how
+    no X-ray archive or image library writes them."""
+    try:
+        data = png.read_bytes()
+    except OSError:
+        return False
+    at = 8  # after the PNG signature: chunks of length, type, data, CRC
+    while at + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        if kind == b"IDAT":
+            stream = data[at + 8:at + 8 + length]  # 2 bytes of zlib header, then deflate
+            return len(stream) > 2 and (stream[2] >> 1) & 0b11 == 0
+        at += 12 + length
+    return False
 
 
 @cache
@@ -176,8 +204,9 @@ def showable(root: str | Path, name: str) -> bool:
 
 def real_data_root() -> Path | None:
     """A real copy already on disk: ``$PRACTICAL3_DATA``, ``data/raw`` or a Kaggle mount."""
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV])
+    copy = data_copy()
+    if copy is not None:
+        return copy
     raw = data_dir() / "raw"
     if (raw / COMPLETE_MARKER).is_file():
         return raw

@@ -3,7 +3,7 @@ it aggregates, and ``OUT/runs.json``, every one of those runs' four results file
 (one file rather than a folder per run, so a comparison holds no ``metrics.json`` that could be
 taken for the report's).
 
-``practical3 compare`` writes it (``practical3.sweep``); the README's and the report's tables
+``practical3 compare`` writes it (``practical3.compare``); the README's and the report's tables
 are drawn from it, and ``consistency`` recomputes every row from its runs' results, so those
 tables cannot drift from the runs.
 """

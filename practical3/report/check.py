@@ -75,7 +75,7 @@ def check(results_dir: str | Path | None = None, report_path: str | Path | None 
 
 def _figure_problems(path: Path, link: str, parts: dict[str, Results]) -> list[str]:
     """What is wrong with one linked figure; empty when it is the one its results draw."""
-    redraw = "draw it again with `practical3 figures` (or `make figures`)"
+    redraw = "draw it again with `practical3 draw` (or `make figures`)"
     if not path.is_file():
         return [f"linked figure {link} is missing; {redraw}"]
     if path.stat().st_size == 0:

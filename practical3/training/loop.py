@@ -14,7 +14,7 @@ import json
 import math
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +34,17 @@ from practical3.data.augment import AugmentSpec
 from practical3.data.batches import batches
 from practical3.data.cache import load_decoded
 from practical3.data.index import select_split
-from practical3.scoring.metrics import SCORES, CountsAccumulator, score_key
-from practical3.training import checkpoint
+from practical3.scoring.metrics import SCORES, CountsAccumulator, score_key, summarize_counts
+from practical3.training import checkpoint, distributed
 from practical3.training.config import TrainConfig, validate
 from practical3.training.device import (
     FP32,
     Precision,
-    choose_precision,
     device_name,
     resolve_device,
     to_device,
 )
+from practical3.training.distributed import SINGLE, World
 from practical3.training.losses import build_loss
 from practical3.training.runs import BEST, HISTORY_FILE, LAST, RUN_FILE, identify, saved_config
 
@@ -52,19 +52,20 @@ LOG_EVERY = 10  # steps between progress-bar updates (each one waits for the dev
 
 
 def train(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
-          progress: bool = True) -> pd.DataFrame:
-    """Train ``cfg`` on ``data_root`` into a new run folder; returns the epoch history."""
+          progress: bool = True, data_label: str | None = None) -> pd.DataFrame:
+    """Train ``cfg`` on ``data_root`` into a new run folder; returns the epoch history.
+    ``data_label`` names the data in run.json (``sources.describe``)."""
     run_dir = Path(run_dir)
     _check_settings(cfg)
-    with _writing(run_dir):
+    with _writing(run_dir) as world:
         if (run_dir / LAST).exists():
             raise RunError(f"{run_dir} already holds a run ({LAST}): pass --resume to continue "
                            "it, or choose another --out")
-        return _run(cfg, data_root, run_dir, None, progress)
+        return _run(cfg, data_root, run_dir, None, progress, data_label, world)
 
 
 def resume(run_dir: str | Path, data_root: str | Path, epochs: int | None = None,
-           progress: bool = True) -> pd.DataFrame:
+           progress: bool = True, data_label: str | None = None) -> pd.DataFrame:
     """Finish the run in ``run_dir`` from its ``last.pt``, with the settings saved there.
 
     ``epochs`` may only restate the planned number: extending a run would either train at
@@ -74,7 +75,7 @@ def resume(run_dir: str | Path, data_root: str | Path, epochs: int | None = None
     run_dir = Path(run_dir)
     if not (run_dir / LAST).is_file():
         raise RunError(_nothing_to_resume(run_dir, data_root))
-    with _writing(run_dir):
+    with _writing(run_dir) as world:
         state = checkpoint.load_resumable(run_dir / LAST)
         cfg = saved_config(state)
         if epochs is not None and epochs != cfg.epochs:
@@ -86,11 +87,11 @@ def resume(run_dir: str | Path, data_root: str | Path, epochs: int | None = None
                 f"{RUN_FILE}): practical3 train --data {data_root} --out NEW_RUN_DIR --profile "
                 f"{cfg.profile} --epochs {epochs}")
         _check_settings(cfg)
-        return _run(cfg, data_root, run_dir, state, progress)
+        return _run(cfg, data_root, run_dir, state, progress, data_label, world)
 
 
 def ensure_trained(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
-                   progress: bool = True) -> pd.DataFrame:
+                   progress: bool = True, data_label: str | None = None) -> pd.DataFrame:
     """Train ``cfg`` into ``run_dir``, resume it if interrupted, or reuse it if finished.
 
     Only a run of the same id (same config, same data) is resumed or reused; a folder holding
@@ -98,9 +99,9 @@ def ensure_trained(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
     """
     run_dir = Path(run_dir)
     _check_settings(cfg)
-    with _writing(run_dir):
+    with _writing(run_dir) as world:
         if not (run_dir / LAST).exists():
-            return _run(cfg, data_root, run_dir, None, progress)
+            return _run(cfg, data_root, run_dir, None, progress, data_label, world)
         state = checkpoint.load_resumable(run_dir / LAST)
         identity = identify(cfg, data_root).run_id
         if state["run_id"] != identity:
@@ -108,9 +109,10 @@ def ensure_trained(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
                            f"settings or other data; see its {RUN_FILE}): delete the folder or "
                            "choose another run folder")
         if state["epoch"] >= cfg.epochs:
-            _repair(run_dir, state)
+            if world.is_main:
+                _repair(run_dir, state)
             return pd.DataFrame(state["history"])
-        return _run(cfg, data_root, run_dir, state, progress)
+        return _run(cfg, data_root, run_dir, state, progress, data_label, world)
 
 
 def _check_settings(cfg: TrainConfig) -> None:
@@ -118,16 +120,21 @@ def _check_settings(cfg: TrainConfig) -> None:
     before a run touches its folder, so a bad value leaves nothing behind."""
     validate(cfg)
     resolve_device(cfg.device)
+    distributed.check_batch_size(cfg.batch_size, distributed.from_environment())
     cache_folder()
 
 
 @contextmanager
-def _writing(run_dir: Path) -> Iterator[None]:
-    """Hold ``run_dir`` as its one writer (a second is refused at once, naming the holder),
-    and clear the scratch files of writers that were killed."""
-    with exclusive(writable_folder(run_dir, "--out"), "training run"):
-        remove_stale_scratch(run_dir)
-        yield
+def _writing(run_dir: Path) -> Iterator[World]:
+    """Join the data-parallel workers, if any (``distributed.joined``); rank 0 holds
+    ``run_dir`` as its one writer (a second is refused at once, naming the holder) and clears
+    the scratch files of writers that were killed."""
+    world = distributed.from_environment()
+    with distributed.joined(world), ExitStack() as held:
+        if world.is_main:
+            held.enter_context(exclusive(writable_folder(run_dir, "--out"), "training run"))
+            remove_stale_scratch(run_dir)
+        yield world
 
 
 def _nothing_to_resume(run_dir: Path, data_root: str | Path) -> str:
@@ -180,9 +187,11 @@ def _epoch_of_best(run_dir: Path, identity: str) -> int | None:
 
 
 def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str, Any] | None,
-         progress: bool) -> pd.DataFrame:
-    """The training loop, from scratch (``state`` None) or from a ``last.pt`` state."""
-    device = resolve_device(cfg.device)
+         progress: bool, data_label: str | None = None, world: World = SINGLE) -> pd.DataFrame:
+    """The training loop, from scratch (``state`` None) or from a ``last.pt`` state; with
+    several workers each trains on its share and only rank 0 writes and prints."""
+    device = distributed.worker_device(resolve_device(cfg.device), world)
+    progress = progress and world.is_main
     index, fingerprint, precision, identity = identify(cfg, data_root)
     if progress:
         tqdm.write(f"precision {precision.name}: {precision.reason}")
@@ -190,10 +199,11 @@ def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str
         raise RunError(f"the data in {data_root} differ from those run {state.get('run_id')} in "
                        f"{run_dir} started on: resume it on the same data, or start a new run")
     torch.manual_seed(cfg.seed)
-    train_data, val_data = (
-        load_decoded(select_split(index, cfg.part, split, limit=limit, seed=cfg.seed),
-                     cfg.targets, cfg.image_size, progress=progress)
-        for split, limit in (("Train", cfg.max_train_images), ("Val", cfg.max_val_images)))
+    with distributed.main_first(world):  # rank 0 builds the decoded cache, the others read it
+        train_data, val_data = (
+            load_decoded(select_split(index, cfg.part, split, limit=limit, seed=cfg.seed),
+                         cfg.targets, cfg.image_size, progress=progress)
+            for split, limit in (("Train", cfg.max_train_images), ("Val", cfg.max_val_images)))
 
     model = cfg.build_model().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -207,28 +217,37 @@ def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str
         if scaler is not None:
             scaler.load_state_dict(state["scaler"])
         history = state["history"]
-        _repair(run_dir, state)
-        _set_rng_state(state["rng"])
+        if world.is_main:
+            _repair(run_dir, state)
+        _set_rng_state(state["rng"], device, world)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     model = model.to(memory_format=torch.channels_last)  # as to_device gives the batches
-    step_model = torch.compile(model) if cfg.compile else model
+    trained = distributed.wrap(model, device, world)  # DDP averages the workers' gradients
+    step_model = torch.compile(trained) if cfg.compile else trained
+    # DDP's forward needs every worker in step, and validation deals them unequal turns
+    eval_model = step_model if world.size == 1 else model
     loss_fn = build_loss(cfg.loss)
     augment = AugmentSpec() if cfg.augment else None
-    train_batches = batches(train_data, cfg.batch_size, device, train=True, augment=augment)
-    val_batches = batches(val_data, cfg.batch_size * 2, device, train=False)
-    trained_on = training_data(data_root, fingerprint, len(train_data), len(val_data))
-    _write_run_json(run_dir, cfg, identity, trained_on, device, precision)
+    worker = (world.rank, world.size)
+    train_batches = batches(train_data, cfg.batch_size, device, train=True, augment=augment,
+                            worker=worker)
+    val_batches = batches(val_data, cfg.batch_size * 2, device, train=False, worker=worker)
+    trained_on = training_data(data_root, fingerprint, len(train_data), len(val_data),
+                               data_label)
+    if world.is_main:
+        _write_run_json(run_dir, cfg, identity, trained_on, device, precision, world.size)
 
     best = max((row["val_score"] for row in history), default=-math.inf)
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         epoch_loss = _train_epoch(step_model, train_batches, loss_fn, optimizer, scaler, device,
-                                  precision, f"epoch {epoch}/{cfg.epochs}", progress)
+                                  precision, f"epoch {epoch}/{cfg.epochs}", progress, world)
         train_time = time.perf_counter() - start
-        val_loss, scores = evaluate_batches(step_model, val_batches, loss_fn, device,
-                                            cfg.targets, precision)
+        distributed.share_buffers(model, world)
+        val_loss, scores = evaluate_batches(eval_model, val_batches, loss_fn, device,
+                                            cfg.targets, precision, world)
         scheduler.step()
         row = _history_row(epoch, epoch_loss, val_loss, scores, cfg.targets, lr,
                            time.perf_counter() - start, epoch_loss.seen / train_time)
@@ -236,8 +255,9 @@ def _run(cfg: TrainConfig, data_root: str | Path, run_dir: Path, state: dict[str
         row["run_id"] = identity
         best = max(best, row["val_score"])
         history.append(row)
-        _save_epoch(run_dir, model, optimizer, scheduler, scaler, cfg, identity, trained_on,
-                    history, row["best"])
+        if world.is_main:
+            _save_epoch(run_dir, model, optimizer, scheduler, scaler, cfg, identity, trained_on,
+                        history, row["best"])
         if progress:
             tqdm.write(_summary_line(row, cfg.epochs, cfg.targets))
     return pd.DataFrame(history)
@@ -255,8 +275,9 @@ class EpochLoss:
 def _train_epoch(model: nn.Module, data: Iterable[tuple[Tensor, Tensor]], loss_fn: nn.Module,
                  optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
                  device: torch.device, precision: Precision, desc: str,
-                 progress: bool) -> EpochLoss:
-    """One pass over the training batches.
+                 progress: bool, world: World = SINGLE) -> EpochLoss:
+    """One pass over the training batches (this worker's share of each; the mean is over
+    every worker's images).
 
     With a gradient scaler (fp16), a step whose loss is not finite is one the scaler skips
     (it lowers its scale and tries again next step): it is left out of the mean and counted,
@@ -279,7 +300,8 @@ def _train_epoch(model: nn.Module, data: Iterable[tuple[Tensor, Tensor]], loss_f
             running = total.item() / counted if counted else math.inf
             _check_finite(running, desc)
             bar.set_postfix(loss=f"{running:.4f}")
-    return EpochLoss(total.item() / max(seen.item(), 1), int(seen.item()), int(skipped.item()))
+    total, seen = distributed.summed(torch.stack([total, seen]), world).tolist()
+    return EpochLoss(total / max(seen, 1), int(seen), int(skipped.item()))
 
 
 def train_step(model: nn.Module, images: Tensor, masks: Tensor, loss_fn: nn.Module,
@@ -315,9 +337,11 @@ def _check_finite(loss: float, where: str) -> None:
 @torch.inference_mode()
 def evaluate_batches(model: nn.Module, data: Iterable[tuple[Tensor, Tensor]], loss_fn: nn.Module,
                      device: torch.device, targets: tuple[str, ...],
-                     precision: Precision = FP32) -> tuple[float, dict]:
+                     precision: Precision = FP32, world: World = SINGLE) -> tuple[float, dict]:
     """Mean loss per image and the metric summary (``metrics.summarize_counts``) of ``data``,
-    at the training size (validation during training; final evaluation is at native size)."""
+    at the training size (validation during training; final evaluation is at native size).
+    With several workers ``data`` is this worker's share: the per-image counts and the losses
+    of every worker are gathered before any score, so the scores are the whole split's."""
     model.eval()
     accumulator = CountsAccumulator()
     total = torch.zeros((), device=device)
@@ -329,7 +353,11 @@ def evaluate_batches(model: nn.Module, data: Iterable[tuple[Tensor, Tensor]], lo
         total += loss_fn(logits, masks) * len(images)
         seen += len(images)
         accumulator.update(logits, masks)
-    return total.item() / max(seen, 1), accumulator.summary(targets)
+    counts = accumulator.counts if seen else torch.zeros((0, len(targets), 4), dtype=torch.int64)
+    total, seen = distributed.summed(torch.stack([total.cpu(), torch.tensor(float(seen))]),
+                                     world).tolist()
+    return total / max(seen, 1), summarize_counts(distributed.gathered_rows(counts, world),
+                                                  targets)
 
 
 def _history_row(epoch: int, loss: EpochLoss, val_loss: float, scores: dict,
@@ -366,13 +394,16 @@ def _rng_state() -> dict[str, Any]:
     return state
 
 
-def _set_rng_state(state: dict[str, Any]) -> None:
+def _set_rng_state(state: dict[str, Any], device: torch.device, world: World = SINGLE) -> None:
     """Restore the saved generators of the devices this machine has (a run saved on two GPUs
-    resumes on one)."""
+    resumes on one). Every data-parallel worker's GPU takes rank 0's (its GPU 0's): they draw
+    in step."""
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        for device, saved in enumerate(state["cuda"][:torch.cuda.device_count()]):
-            torch.cuda.set_rng_state(saved.cpu(), device)
+        for index, saved in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(saved.cpu(), index)
+        if world.size > 1 and device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"][0].cpu(), device)
 
 
 def _save_epoch(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -401,16 +432,17 @@ def _save_epoch(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimize
     write_text(run_dir / HISTORY_FILE, pd.DataFrame(history).to_csv(index=False))
 
 
-def training_data(data_root: str | Path, fingerprint: str, n_train: int, n_val: int
-                  ) -> dict[str, Any]:
+def training_data(data_root: str | Path, fingerprint: str, n_train: int, n_val: int,
+                  label: str | None = None) -> dict[str, Any]:
     """What a model learnt from, as run.json and every checkpoint record it: the copy's
-    source (kind, dataset, label, credit), where it was, its fingerprint and the image counts."""
-    return {**sources.record(data_root), "fingerprint": fingerprint, "n_train_images": n_train,
-            "n_val_images": n_val}
+    source (kind, dataset, label, credit; ``label`` names a real copy), where it was, its
+    fingerprint and the image counts."""
+    return {**sources.record(data_root, label), "fingerprint": fingerprint,
+            "n_train_images": n_train, "n_val_images": n_val}
 
 
 def _write_run_json(run_dir: Path, cfg: TrainConfig, identity: str, trained_on: dict[str, Any],
-                    device: torch.device, precision: Precision) -> None:
+                    device: torch.device, precision: Precision, world_size: int = 1) -> None:
     info = {
         "run_id": identity,
         "config": cfg.to_dict(),
@@ -424,6 +456,7 @@ def _write_run_json(run_dir: Path, cfg: TrainConfig, identity: str, trained_on: 
         "precision": cfg.precision,
         "precision_used": precision.name,
         "precision_reason": precision.reason,
+        "world_size": world_size,  # data-parallel workers (distributed.World)
         "torch": torch.__version__,
     }
     write_text(run_dir / RUN_FILE, json.dumps(info, indent=2))

@@ -3,8 +3,8 @@
 A run id is derived from the run's config (seed included), the precision it resolves to on
 this machine (a bf16 run and an fp32 run of the same settings are different runs) and the
 fingerprint of its data, so the same settings on the same files at the same precision give the
-same id on every machine, and a finished run is reused only when all three match. Checkpoints, ``history.csv``, ``run.json`` and the evaluation's
-results all carry it.
+same id on every machine, and a finished run is reused only when all three match. Checkpoints,
+``history.csv``, ``run.json`` and the evaluation's results all carry it.
 """
 
 from __future__ import annotations
@@ -53,9 +53,10 @@ def identify(cfg: TrainConfig, data_root: str | Path) -> Identity:
     return Identity(index, fingerprint, precision, run_id(cfg, fingerprint, precision.name))
 
 
-def default_run_dir(cfg: TrainConfig, identity: str) -> Path:
-    """Where a run lives unless told otherwise: ``runs/<profile>-<part>-<run id>``."""
-    return runs_dir() / f"{cfg.profile}-{cfg.part}-{identity}"
+def default_run_dir(cfg: TrainConfig, identity: str, runs: str | Path | None = None) -> Path:
+    """Where a run lives unless told otherwise: ``<runs>/<profile>-<part>-<run id>``, ``runs``
+    defaulting to ``runs/`` (or ``$PRACTICAL3_RUNS``)."""
+    return Path(runs or runs_dir()) / f"{cfg.profile}-{cfg.part}-{identity}"
 
 
 def saved_config(state: dict[str, Any]) -> TrainConfig:
