@@ -121,9 +121,10 @@ def run(profile_name: str = "auto", data: str | Path | None = None, *,
           f"{paths.display_path(results_dir)}, figures {paths.display_path(figures_dir)})")
     print(f"profile {base.profile}: {base.image_size} px, base {base.base_channels}, "
           f"{base.epochs} epochs; parts: {', '.join(parts)}")
-    _stage("EDA figures", lambda: eda.draw_all(root, parts[0], base.seed, out_dir=figures_dir))
+    _stage("EDA figures", lambda: eda.draw_all(root, parts[0], base.seed, out_dir=figures_dir,
+                                               data_label=data_label))
     _stage("model figures", lambda: model.draw_all(root, base.replace(part=parts[0]),
-                                                   out_dir=figures_dir))
+                                                   out_dir=figures_dir, data_label=data_label))
     _remove_other_parts(results_dir, figures_dir, parts)
     for part, identity in identities.items():
         cfg = base.replace(part=part)

@@ -223,10 +223,11 @@ def plot_intensity_histograms(index: pd.DataFrame, part: str = "infection",
 
 
 def draw_all(data_root: str | Path, part: str = "infection", seed: int = SEED, *,
-             out_dir: str | Path | None = None) -> list[Path]:
-    """Write every EDA figure of the copy at ``data_root`` (the figures notebook 01 shows)."""
+             out_dir: str | Path | None = None, data_label: str | None = None) -> list[Path]:
+    """Write every EDA figure of the copy at ``data_root`` (the figures notebook 01 shows),
+    stamped with ``data_label`` when given (``sources.describe``)."""
     index = build_index(data_root)
-    stamp = describe(data_root).stamp
+    stamp = describe(data_root, data_label).stamp
     inputs = data_fingerprint(index, data_root)
     table: list[pd.DataFrame] = []
 

@@ -24,7 +24,7 @@ from practical3.training.config import TrainConfig
 
 
 def example_image(
-    data_root: str | Path, size: int = 256, seed: int = 0
+    data_root: str | Path, size: int = 256, seed: int = 0, data_label: str | None = None
 ) -> tuple[np.ndarray, str]:
     """A chest X-ray (uint8, H x W) and the stamp its figure carries: the first COVID-19 image
     of ``data_root`` whose licence allows sharing it (Infection part first), else a seeded
@@ -35,7 +35,7 @@ def example_image(
         index = index.sort_values("cls", key=lambda c: c != "COVID-19", kind="stable")
         row = next((r for r in index.itertuples() if showable(Path(r.image), r.name)), None)
         if row is not None:
-            return read_png(row.image, mask=False), describe(data_root).stamp
+            return read_png(row.image, mask=False), describe(data_root, data_label).stamp
     image, _, _ = phantom(np.random.default_rng(seed), size, "COVID-19")
     return image, SYNTHETIC_LABEL
 
@@ -89,12 +89,13 @@ def figure_inputs(fingerprint: str, config: dict) -> str:
     return hashlib.sha256((fingerprint + json.dumps(config, sort_keys=True)).encode()).hexdigest()
 
 
-def draw_all(data_root: str | Path, cfg: TrainConfig, *, out_dir: str | Path | None = None
-             ) -> list[Path]:
-    """Write the figures notebook 02 shows: the untrained model's feature maps and logits."""
+def draw_all(data_root: str | Path, cfg: TrainConfig, *, out_dir: str | Path | None = None,
+             data_label: str | None = None) -> list[Path]:
+    """Write the figures notebook 02 shows: the untrained model's feature maps and logits
+    (stamped with ``data_label`` when given)."""
     torch.manual_seed(cfg.seed)
     model = cfg.build_model()
-    image, label = example_image(data_root)
+    image, label = example_image(data_root, data_label=data_label)
     outputs = block_outputs(model, as_batch(image))
     figures = {
         "02_feature_maps": plot_feature_maps(
