@@ -208,13 +208,16 @@ def foreign(genuine: dict, kind: str) -> object:
         return {**genuine, "config": {**config, "part": "lung"}}
     if kind == "not-a-dict":
         return [1, 2, 3]
+    if kind == "bare":
+        return genuine["model"]
     return {**genuine, "extra": Payload()}
 
 
 KINDS = {"plain": "lacks model, config, run_id", "missing-key": "its config lacks depth",
          "extra-key": "its config has unknown dropout", "bad-value": "--image-size 63",
          "architecture": "weights do not fit the unet", "part": "weights do not fit",
-         "not-a-dict": "holds a list", "pickle": "loading it could run code"}
+         "not-a-dict": "holds a list", "pickle": "loading it could run code",
+         "bare": "holds bare model weights"}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -224,6 +227,25 @@ def test_a_foreign_checkpoint_is_refused_in_one_line(genuine, tmp_path, kind):
     with pytest.raises(RunError, match=KINDS[kind]) as err:
         checkpoint.load(path)
     assert "\n" not in str(err.value) and "weights_only=False" not in str(err.value)
+
+
+def test_a_bare_state_dict_is_refused_in_one_short_line_with_the_fix(genuine, tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(genuine["model"], path)
+    with pytest.raises(RunError) as err:
+        checkpoint.load(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and checkpoint.FIX in message
+    assert len(message) < 300  # not every tensor's name
+
+
+@pytest.mark.parametrize("text", ["epoch,loss\n1,0.5\n", '{"model": 1}\n', "Good morning\n"])
+def test_a_text_file_is_refused_as_text_not_as_code(tmp_path, text):
+    path = tmp_path / "notes.txt"
+    path.write_text(text)
+    with pytest.raises(RunError, match="not a checkpoint \\(a text file") as err:
+        checkpoint.load(path)
+    assert "could run code" not in str(err.value)
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate", "train"])

@@ -1,8 +1,9 @@
 """Checkpoints: saved atomically, loaded with ``weights_only=True``, checked before use.
 
 Every loader (``train --resume``, ``evaluate``, ``predict``) goes through ``load``, which
-refuses in one line what is not a practical3 checkpoint: a file torch cannot read, a pickle
-holding code, a dict without our keys, a config with missing, extra or invalid settings, and
+refuses in one line what is not a practical3 checkpoint: a text file or any file torch did not
+write, a file torch cannot read, a pickle holding code, bare weights (a ``state_dict``), a dict
+without our keys, a config with missing, extra or invalid settings, and
 weights that do not fit the model that config describes.
 """
 
@@ -30,6 +31,10 @@ BEST_KEYS = (*REQUIRED_KEYS, "training_data")
 # What last.pt adds to resume exactly.
 RESUME_KEYS = (*REQUIRED_KEYS, "optimizer", "scheduler", "scaler", "history", "rng")
 FIX = "use the best.pt or last.pt of a run folder written by `practical3 train`"
+# How torch.save's files begin: a zip archive (since torch 1.6), or a pickle of protocol 2 or
+# more (the legacy format). Anything else is not a checkpoint, whatever torch.load would say.
+CHECKPOINT_STARTS = (b"PK\x03\x04", b"\x80")
+LISTED_KEYS = 5  # keys named when a file holds the wrong ones
 
 
 def save(state: dict[str, Any], path: str | Path) -> Path:
@@ -47,11 +52,13 @@ def load(path: str | Path, device: torch.device | str = "cpu",
         raise RunError(f"{path}: no such checkpoint; train first with "
                        "`practical3 train --out RUN_DIR` (it writes RUN_DIR/best.pt)")
     state = _read(path, device)
+    if state and all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise RunError(f"{path}: holds bare model weights ({len(state)} tensors, a state_dict), "
+                       "without the settings that rebuild the model; " + FIX)
     lacking = [key for key in keys if key not in state]
     if lacking:
         raise RunError(f"{path}: not a practical3 checkpoint of this kind: it lacks "
-                       f"{', '.join(lacking)} (it holds {', '.join(map(str, state)) or 'nothing'});"
-                       f" {FIX}")
+                       f"{', '.join(lacking)} (it holds {_listed(list(map(str, state)))}); {FIX}")
     _check_weights(state["model"], config_of(state, path), path)
     return state
 
@@ -61,7 +68,21 @@ def load_resumable(path: str | Path) -> dict[str, Any]:
     return load(path, keys=RESUME_KEYS)
 
 
+def _listed(names: list[str]) -> str:
+    """The first ``LISTED_KEYS`` names, and how many more."""
+    shown = ", ".join(names[:LISTED_KEYS]) or "nothing"
+    more = len(names) - LISTED_KEYS
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 def _read(path: Path, device: torch.device | str) -> dict[str, Any]:
+    with open(path, "rb") as file:
+        head = file.read(64)
+    if not head.startswith(CHECKPOINT_STARTS):
+        what = ("an empty file" if not head else "a text file" if _is_text(head)
+                else "neither a zip archive nor a pickle")
+        raise RunError(f"{path}: not a checkpoint ({what}: a checkpoint is what torch.save "
+                       f"writes); {FIX}")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:  # weights_only refused an object: never retried
@@ -75,6 +96,12 @@ def _read(path: Path, device: torch.device | str) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise RunError(f"{path}: holds a {type(state).__name__}, not a checkpoint; {FIX}")
     return state
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether a file's first bytes read as text (UTF-8, no control characters but spacing)."""
+    decoded = head.decode("utf-8", errors="replace").rstrip("\ufffd")  # a character cut short
+    return "\ufffd" not in decoded and all(c.isprintable() or c in "\t\r\n" for c in decoded)
 
 
 def config_of(state: dict[str, Any], path: str | Path = "checkpoint") -> TrainConfig:
