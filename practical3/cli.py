@@ -152,13 +152,24 @@ def _train_arguments(p: Parser) -> None:
     _data_argument(p)
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--gpus", type=int, default=1, help="data-parallel workers, one per GPU, "
+                   "sharing each --batch-size batch (with --device cpu: CPU processes); "
+                   "docs/distributed.md")
     _quiet_argument(p)
     _settings_arguments(p)
 
 
 def _train(args: argparse.Namespace) -> None:
+    from practical3.training import distributed
     from practical3.training import loop as train
 
+    if args.gpus < 1:
+        raise UserError(f"--gpus {args.gpus}: give at least 1 (the number of GPUs to train on)")
+    world = distributed.from_environment()
+    if args.gpus > 1 and world.size == 1:  # this process launches the workers (torchrun's agent)
+        from practical3.training.launch import launch
+
+        return launch(args.gpus, args.argv[1:])
     overrides = _overrides(args)
     if args.resume:
         fixed = [f"--{n.replace('_', '-')}" for n, v in overrides.items()
@@ -174,7 +185,8 @@ def _train(args: argparse.Namespace) -> None:
         cfg = profile(args.profile).replace(**overrides)
         history = train.train(cfg, args.data, args.out, progress=not args.quiet,
                               data_label=args.data_label)
-    print(f"trained {len(history)} epochs into {args.out} (best.pt, last.pt, history.csv)")
+    if world.is_main:
+        print(f"trained {len(history)} epochs into {args.out} (best.pt, last.pt, history.csv)")
 
 
 # --- evaluate ---------------------------------------------------------------------------------
@@ -428,6 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; a UserError prints one message and returns 1."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv[0] if argv else None).parse_args(argv)
+    args.argv = argv  # what a launcher hands its workers
     if hasattr(signal, "SIGXFSZ"):  # past a file-size limit, say "disk full" instead of dying
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
