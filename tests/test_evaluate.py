@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
+from practical3.base.errors import ResultsError
 from practical3.base.paths import display_path, project_root
 from practical3.cli import main
 from practical3.data import layout
@@ -19,6 +21,7 @@ from practical3.data.decode import read_masks
 from practical3.data.index import build_index, select_split
 from practical3.data.synth import synthesize
 from practical3.evaluation import evaluate as evaluate_module
+from practical3.evaluation import results
 from practical3.evaluation.evaluate import evaluate
 from practical3.evaluation.postprocess import POSTPROCESSING_FILE, PostProcess, load_choice
 from practical3.evaluation.results import METRICS_FILE, PER_IMAGE_FILE
@@ -201,6 +204,30 @@ def test_a_result_that_is_not_valid_json_writes_neither_file(data, best, tmp_pat
     assert not (tmp_path / PER_IMAGE_FILE).exists()
 
 
+class Killed(BaseException):
+    """The process dying at this point (nothing after it runs, as after a SIGKILL)."""
+
+
+def test_a_kill_between_the_results_writes_leaves_no_metrics_of_another_evaluation(
+        data, best, tmp_path, monkeypatch):
+    evaluate(best, data, tmp_path, progress=False)  # Test: a complete set
+    real_replace = os.replace
+
+    def killed_before_metrics(src, dst):
+        if Path(dst) == tmp_path / METRICS_FILE:
+            raise Killed
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_before_metrics)
+    with pytest.raises(Killed):
+        evaluate(best, data, tmp_path, split="Val", progress=False)
+    assert set(pd.read_csv(tmp_path / PER_IMAGE_FILE)["image"]) == set(
+        select_split(build_index(data), "infection", "Val")["name"])
+    assert not (tmp_path / METRICS_FILE).exists()  # never Test's beside Val's per_image.csv
+    with pytest.raises(ResultsError, match=f"missing {METRICS_FILE}"):
+        results.load(tmp_path)
+
+
 def test_evaluating_val_itself_chooses_no_postprocessing_on_it(data, best, tmp_path):
     results = evaluate(best, data, tmp_path, split="Val", progress=False)
     assert results["data"]["split"] == "Val"
@@ -259,6 +286,13 @@ def test_the_real_sample_gives_a_complete_metrics_json(best, tmp_path):
     assert metrics["postprocessing"]["chosen"] == "none"
     assert metrics["postprocessing"]["selection"]["split"] is None  # the sample has no Val
     assert len(pd.read_csv(tmp_path / PER_IMAGE_FILE)) == 12
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"real sample absent: {SAMPLE}")
+def test_a_data_label_given_as_a_value_names_the_real_copy(best, tmp_path):
+    metrics = evaluate(best, SAMPLE, tmp_path, progress=False, data_label="Hospital X films")
+    assert metrics["data"]["label"] == "Data: Hospital X films"
+    assert read_metrics(tmp_path)["data"]["label"] == "Data: Hospital X films"
 
 
 # --- scored at native size, with intervals ------------------------------------------------

@@ -13,12 +13,14 @@ from practical3.evaluation.postprocess import (
     PostProcess,
     applicable_steps,
     apply,
+    choose_steps,
     keep_largest_components,
     load_choice,
     min_speck_pixels,
     remove_small_components,
     save_choice,
 )
+from practical3.scoring.selection import MIN_GAIN
 
 
 def mask(*rows: str) -> np.ndarray:
@@ -210,3 +212,108 @@ def test_a_damaged_choice_names_the_file_and_the_fix(tmp_path):
     (tmp_path / POSTPROCESSING_FILE).write_text('{"run_id": "abc"')
     with pytest.raises(RunError, match=f"{POSTPROCESSING_FILE}: not a post-processing record"):
         load_choice(tmp_path, STATE)
+
+
+# --- the steps chosen on Val's predictions ---------------------------------------------
+
+TARGETS = ("lung", "infection")
+SIDE = 128  # the default speck size, 1e-4 of the image, is 2 pixels at 128x128
+
+
+def lungs_with_infection(*infections: list[tuple[slice, slice]]) -> np.ndarray:
+    """(N, 2, SIDE, SIDE) masks: the same two lungs in every image, infection where given."""
+    masks = np.zeros((len(infections), 2, SIDE, SIDE), bool)
+    masks[:, 0, 20:100, 10:50] = masks[:, 0, 20:100, 70:110] = True
+    for i, regions in enumerate(infections):
+        for region in regions:
+            masks[(i, 1, *region)] = True
+    return masks
+
+
+LESION = (slice(40, 60), slice(20, 40))  # 400 pixels inside the left lung
+
+
+def speck(row: int, col: int) -> tuple[slice, slice]:
+    return slice(row, row + 1), slice(col, col + 1)
+
+
+def trial_table(trials: list[dict]) -> list[tuple[str, bool]]:
+    return [(trial["steps"], trial["kept"]) for trial in trials]
+
+
+def test_choose_steps_removes_specks_that_lower_the_healthy_image_dice():
+    truth = lungs_with_infection(*[[LESION]] * 4, *[[]] * 8)
+    pred = lungs_with_infection(*[[LESION]] * 4, *[[speck(50, 30)], [speck(60, 80)]] * 4)
+    chosen, trials = choose_steps(pred, truth, TARGETS)
+    assert chosen == PostProcess(remove_specks=True)
+    assert trial_table(trials) == [("none", True), ("keep_two_lungs", False),
+                                   ("fill_lung_holes", False), ("infection_in_lung", False),
+                                   ("remove_specks", True)]
+    # Lung Dice 1; infection imagewise Dice (4 x 1 + 8 x 0)/12 before, 1 after (healthy unscored)
+    assert [t["score"] for t in trials] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 2 / 3, 1.0])
+    assert trials[-1]["gain"] == pytest.approx(1 / 3)
+    assert 0 < trials[-1]["gain_standard_error"] < 1 / 3
+
+
+def test_choose_steps_leaves_off_a_step_that_would_remove_a_true_lesion():
+    truth = pred = lungs_with_infection([LESION, speck(80, 90)], [])
+    chosen, trials = choose_steps(pred, truth, TARGETS)
+    assert chosen == PostProcess()
+    assert trial_table(trials)[-1] == ("remove_specks", False)
+    # Removing the 1-pixel lesion leaves Dice 800/801 on the COVID image.
+    assert [t["score"] for t in trials] == pytest.approx(
+        [1.0, 1.0, 1.0, 1.0, (1 + 800 / 801) / 2])
+    assert not any(kept for _, kept in trial_table(trials)[1:])
+
+
+def test_choose_steps_keeps_steps_greedily():
+    outside_lung = (slice(110, 112), slice(60, 62))  # 4 pixels between the lungs, below them
+    truth = lungs_with_infection(*[[LESION], []] * 5)
+    pred = lungs_with_infection(*[[LESION], [outside_lung]] * 5)
+    chosen, trials = choose_steps(pred, truth, TARGETS)
+    assert chosen.name == "infection_in_lung"
+    assert trial_table(trials)[-1] == ("infection_in_lung + remove_specks", False)
+
+
+def lungs_only(n: int) -> np.ndarray:
+    """(n, 1, SIDE, SIDE): the two lungs of ``lungs_with_infection`` and no infection channel."""
+    return lungs_with_infection(*[[]] * n)[:, :1]
+
+
+BLOB = (0, slice(102, 128), slice(2, 28))  # 676 px below the left lung, apart from it
+
+
+def test_a_gain_below_half_a_dice_point_is_not_kept():
+    truth = lungs_only(10)
+    pred = truth.copy()
+    pred[:, 0, 5, 5] = True  # a stray pixel on every image: Dice 2*6400/(2*6400 + 1)
+    chosen, trials = choose_steps(pred, truth, ("lung",))
+    assert chosen == PostProcess()
+    assert trials[1]["gain"] == pytest.approx(1 - 12800 / 12801)  # 8e-5 < MIN_GAIN, no noise
+    assert trials[1]["gain_standard_error"] == pytest.approx(0.0)
+    assert not trials[1]["kept"]
+
+
+def test_a_gain_beyond_half_a_dice_point_and_the_noise_is_kept():
+    truth = lungs_only(10)
+    pred = truth.copy()
+    pred[(slice(None), *BLOB)] = True  # a stray blob on every image: Dice 12800/13476
+    chosen, trials = choose_steps(pred, truth, ("lung",))
+    assert chosen.name == "keep_two_lungs"
+    assert trials[1]["gain"] == pytest.approx(1 - 12800 / 13476)  # 5 points > MIN_GAIN
+    assert trials[1]["gain_standard_error"] == pytest.approx(0.0) and trials[1]["kept"]
+
+
+def test_a_gain_within_the_noise_is_not_kept():
+    # Six images lose a stray blob (Dice 12800/13476 -> 1), four lose a true third component
+    # of the same size (1 -> 12800/13476): a mean gain of 2 x 676/13476 / 10, about one point,
+    # that a resample of other images would reverse.
+    truth = lungs_only(10)
+    truth[(slice(6, None), *BLOB)] = True
+    pred = truth.copy()
+    pred[(slice(0, 6), *BLOB)] = True
+    chosen, trials = choose_steps(pred, truth, ("lung",))
+    assert chosen == PostProcess()
+    gain, noise = trials[1]["gain"], trials[1]["gain_standard_error"]
+    assert gain == pytest.approx(2 * 676 / 13476 / 10)
+    assert MIN_GAIN < gain < noise and not trials[1]["kept"]

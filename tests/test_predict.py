@@ -8,6 +8,7 @@ import io
 import math
 import shutil
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,13 @@ import pytest
 import torch
 from PIL import Image
 
+from practical3 import predict as predict_module
 from practical3.cli import main
+from practical3.data.decode import UnreadableImage, read_xray
 from practical3.evaluation.postprocess import PostProcess, save_choice
 from practical3.models import build_model
 from practical3.plots.overlay import overlay
-from practical3.predict import CSV_FILE, UnreadableImage, output_names, predict, read_xray
+from practical3.predict import CSV_FILE, STEM_ROOM, output_names, predict
 from practical3.scoring.severity import infected_percent
 from practical3.training import checkpoint
 from practical3.training.config import profile
@@ -167,6 +170,55 @@ def test_output_names_are_the_stem_unless_it_collides():
     assert output_names(["x/a.png", "y/a.png", "y/A.png"]) == ["a_png", "a_png-2", "A_png-3"]
 
 
+# --- long names and huge files ------------------------------------------------------------------
+
+def test_a_name_of_243_bytes_is_predicted_and_so_is_the_image_beside_it(two_targets, tmp_path):
+    image = Image.fromarray(ramp(40, 30).astype(np.uint8))
+    long = tmp_path / ("x" * 239 + ".png")  # its masks' names fit 255 bytes; their scratch did not
+    image.save(long)
+    image.save(tmp_path / "short.png")
+    predictions = predict([long, tmp_path / "short.png"], two_targets, tmp_path / "out", "cpu")
+    assert predictions.skipped == [] and len(predictions.table) == 2
+    assert (tmp_path / "out" / f"{'x' * 239}_infection.png").is_file()
+    assert (tmp_path / "out" / "short_overlay.png").is_file()
+
+
+def test_a_name_of_255_bytes_gets_outputs_cut_to_fit(two_targets, tmp_path):
+    long = tmp_path / ("é" * 125 + "y.png")  # 255 bytes: "<stem>_infection.png" would not fit
+    Image.fromarray(ramp(40, 30).astype(np.uint8)).save(long)
+    predictions = predict([long], two_targets, tmp_path / "out", "cpu")
+    assert predictions.skipped == [] and len(predictions.table) == 1
+    [mask] = (tmp_path / "out").glob("*_infection.png")
+    assert len(mask.name.encode()) <= 255 and mask.name.startswith("é" * 100)
+
+
+def test_output_names_cut_long_stems_and_keep_them_apart():
+    names = output_names(["é" * 200 + "a.png", "é" * 200 + "b.png", "é" * 200 + "a.jpg"])
+    assert all(len(name.encode()) <= STEM_ROOM for name in names)
+    assert len(set(names)) == 3 and all(name.startswith("é" * 100) for name in names)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_huge_input_is_downscaled_on_reading_and_its_memory_bounded(two_targets, tmp_path,
+                                                                      monkeypatch, capsys):
+    pixels = np.zeros((10_000, 10_000), np.uint8)
+    pixels[2500:7500, 1250:5000] = 200
+    Image.fromarray(pixels).save(tmp_path / "huge.png", compress_level=1)
+    del pixels
+    monkeypatch.setattr(predict_module, "MAX_PIXELS", 1000 * 800)  # the rule at a test's size
+    tracemalloc.start()
+    try:
+        predictions = predict([tmp_path / "huge.png"], two_targets, tmp_path / "out", "cpu")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20  # at native size, the overlay alone takes 2.4 GB
+    row = predictions.table.iloc[0]
+    assert (row["width"], row["height"]) == (894, 894)  # 800,000 pixels at most, aspect kept
+    assert ("huge.png: 10000 x 10000 pixels, predicted at 894 x 894 (inputs over 0.8 megapixels "
+            "are downscaled") in capsys.readouterr().out
+
+
 def test_a_lung_only_checkpoint_writes_no_infection_mask_and_no_severity(tmp_path):
     lung_only = save_checkpoint(tmp_path / "lung.pt", "lung")
     Image.fromarray(ramp(40, 30).astype(np.uint8)).save(tmp_path / "x.png")
@@ -289,13 +341,13 @@ def write_dicom(path: Path) -> Path:
 
 
 def test_a_dicom_is_rescaled_windowed_and_inverted(tmp_path):
-    assert (read_xray(write_dicom(tmp_path / "scan.dcm")) == EXPECTED).all()
+    assert (read_xray(write_dicom(tmp_path / "scan.dcm")).pixels == EXPECTED).all()
 
 
 def test_a_dicom_is_known_by_its_mark_whatever_its_name(tmp_path):
     path = write_dicom(tmp_path / "scan.dcm")
     shutil.copyfile(path, tmp_path / "scan.img")
-    assert (read_xray(tmp_path / "scan.img") == EXPECTED).all()
+    assert (read_xray(tmp_path / "scan.img").pixels == EXPECTED).all()
 
 
 def test_a_dicom_without_pydicom_says_how_to_install_it(tmp_path, monkeypatch):
@@ -310,4 +362,14 @@ def test_a_phone_photo_is_turned_upright_by_its_exif(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: the camera was turned; show it rotated by 90 degrees
     photo.save(tmp_path / "film.jpg", exif=exif)
-    assert read_xray(tmp_path / "film.jpg").shape == (40, 30)
+    xray = read_xray(tmp_path / "film.jpg")
+    assert xray.pixels.shape == xray.native_size == (40, 30) and not xray.downscaled
+
+
+def test_a_photo_downscaled_on_reading_is_still_turned_upright(tmp_path):
+    photo = Image.fromarray(ramp(40, 30).astype(np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo.save(tmp_path / "film.jpg", exif=exif)
+    xray = read_xray(tmp_path / "film.jpg", max_pixels=300)  # 1,200 pixels: half each side
+    assert xray.pixels.shape == (20, 15) and xray.native_size == (40, 30) and xray.downscaled

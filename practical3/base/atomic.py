@@ -1,19 +1,22 @@
 """Atomic writes: a file or folder is complete under its name, or absent; never half-written.
 
-Work in progress lives under a hidden scratch name, ``.NAME.tmp-PID``; a process killed before
-its rename leaves one behind, and the next build beside it removes every scratch entry whose
-process is gone. A full disk or a file-size limit is named as such ("disk full: PATH"), with
-nothing left under the real name.
+Work in progress lives under a hidden scratch name, ``.NAME.tmp-PID`` (NAME cut and marked
+with a hash where the whole would exceed a file name's ``NAME_MAX`` bytes); a process killed
+before its rename leaves one behind, and the next build beside it removes every scratch entry
+whose process is gone. A set of files appears together (``staged``): the file that says the set
+is complete is withdrawn first and moved in last. A full disk or a file-size limit is named as
+such ("disk full: PATH"), with nothing left under the real name.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,9 +28,26 @@ NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEX
                 errno.EISDIR}
 
 
+NAME_MAX = 255  # bytes in one file name: Linux, macOS and Windows file systems
+HASH_MARK = 9  # bytes ``fit_name`` spends on "~" and eight hex digits
+
+
+def fit_name(name: str, room: int) -> str:
+    """``name`` when its bytes fit in ``room``, else its start and "~" with a hash of the whole
+    name (distinct names stay distinct), ``room`` bytes at most."""
+    raw = os.fsencode(name)
+    if len(raw) <= room:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:HASH_MARK - 1]
+    start = raw[:room - HASH_MARK].decode(errors="ignore")  # no character cut in half
+    return start + "~" + digest
+
+
 def _scratch_name(path: Path) -> Path:
-    """A hidden sibling of ``path`` that only this process uses."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """A hidden sibling of ``path`` that only this process uses, a legal name whatever
+    ``path``'s."""
+    suffix = f".tmp-{os.getpid()}"
+    return path.with_name(f".{fit_name(path.name, NAME_MAX - 1 - len(suffix))}{suffix}")
 
 
 def _alive(pid: int) -> bool:
@@ -130,7 +150,8 @@ def write_with(path: str | Path, writer: Callable[[Path], Any]) -> Path:
             writer(tmp)
             os.replace(tmp, path)
         finally:
-            tmp.unlink(missing_ok=True)
+            with suppress(OSError):  # a failed clean-up must not hide why the write failed
+                tmp.unlink(missing_ok=True)
     return path
 
 
@@ -171,8 +192,9 @@ def build_folder(path: str | Path, builder: Callable[[Path], Any], replace: bool
 @contextmanager
 def staged(folder: str | Path, last: str) -> Iterator[Path]:
     """A scratch folder inside ``folder`` to write a set of files into; once the block
-    succeeds they are moved into ``folder``, ``last`` after all the others, so its presence
-    says the set is complete. A failure leaves ``folder`` as it was."""
+    succeeds they are moved into ``folder``, ``last`` after all the others, and an older
+    ``last`` is removed before any of them: ``last`` present says the set beside it is complete
+    and one (a kill midway leaves no ``last``). A failure leaves ``folder`` as it was."""
     folder = Path(folder)
     remove_stale_scratch(folder)
     scratch = _scratch_name(folder / "staged")
@@ -181,6 +203,7 @@ def staged(folder: str | Path, last: str) -> Iterator[Path]:
             scratch.mkdir(parents=True)
         yield scratch
         with _named_errors(folder):
+            (folder / last).unlink(missing_ok=True)
             for entry in sorted(scratch.iterdir(), key=lambda e: e.name == last):
                 os.replace(entry, folder / entry.name)
     finally:

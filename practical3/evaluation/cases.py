@@ -12,16 +12,14 @@ import pandas as pd
 from practical3.base.errors import ResultsError
 from practical3.base.paths import stored_path
 from practical3.data import layout
-from practical3.data.decode import read_sample, resize_image
+from practical3.data.decode import read_sample
 from practical3.data.index import build_index, select_split
 from practical3.data.sources import showable
 from practical3.evaluation import postprocess
-from practical3.evaluation.inference import predict_native
+from practical3.evaluation.inference import load_model, predict_images
 from practical3.evaluation.postprocess import PostProcess
 from practical3.evaluation.results import Results
 from practical3.scoring.metrics import score_key
-from practical3.training import checkpoint
-from practical3.training.device import choose_precision, resolve_device
 
 CASES = ("best", "median", "worst")
 
@@ -85,23 +83,19 @@ def predict_cases(results: Results, cases: pd.DataFrame, device: str = "auto"
     if not path.is_file():
         raise ResultsError(f"{path}: checkpoint not found (run folders are not committed); "
                            "train and evaluate again to draw the prediction overlays")
-    dev = resolve_device(device)
-    state = checkpoint.load(path, dev)
-    found = (state.get("run_id"), state["epoch"])
+    model = load_model(path, device)
+    found = (model.state.get("run_id"), model.state["epoch"])
     if found != (evaluated["run_id"], evaluated["epoch"]):
         raise ResultsError(f"{path} now holds run {found[0]} epoch {found[1]}, not the evaluated "
                            f"run {evaluated['run_id']} epoch {evaluated['epoch']}: evaluate it "
                            "again before drawing the overlays")
-    model, cfg = checkpoint.model_from(state, dev)
-    index = build_index(stored_path(results.metrics["data"]["root"]), parts=[cfg.part])
-    rows = select_split(index, cfg.part, results.metrics["data"]["split"]).set_index(
+    targets = model.cfg.targets
+    index = build_index(stored_path(results.metrics["data"]["root"]), parts=[model.cfg.part])
+    rows = select_split(index, model.cfg.part, results.metrics["data"]["split"]).set_index(
         ["cls", "name"])
-    samples = [read_sample(rows.loc[key], cfg.targets)
+    samples = [read_sample(rows.loc[key], targets)
                for key in zip(cases["cls"], cases["image"], strict=True)]
     images = [image for image, _ in samples]
-    inputs = np.stack([resize_image(image, cfg.image_size) for image in images])
-    raw = predict_native(model, inputs, [image.shape for image in images], dev,
-                         choose_precision(cfg.precision, dev))
     chosen = PostProcess.from_record(results.metrics["postprocessing"])
     return images, [masks.astype(bool) for _, masks in samples], postprocess.apply(
-        raw, cfg.targets, chosen)
+        predict_images(model, images), targets, chosen)

@@ -9,7 +9,8 @@ only where the validation split shows that it helps).
   image's area, and never smaller than ``MIN_SPECK_PIXELS``: it runs at each image's native
   size, so a speck means the same share of a film at any resolution.
 
-``evaluate`` writes the steps it chose on Val beside the checkpoint, as
+``choose_steps`` keeps, greedily, each step that raises the Val score beyond noise
+(``scoring.selection``). ``evaluate`` writes the steps it chose on Val beside the checkpoint, as
 ``RUN_DIR/postprocessing.json`` (``save_choice``), with the run id and epoch they were chosen
 for; ``predict`` applies them to that checkpoint only (``load_choice``).
 """
@@ -28,6 +29,12 @@ from scipy import ndimage
 
 from practical3.base.atomic import write_text
 from practical3.base.errors import RunError
+from practical3.scoring.selection import (
+    beyond_noise,
+    resampled_selection_score,
+    selection_score,
+)
+from practical3.scoring.uncertainty import bootstrap_weights
 
 STEPS = ("keep_two_lungs", "fill_lung_holes", "infection_in_lung", "remove_specks")
 MIN_SPECK_PIXELS = 5
@@ -124,6 +131,30 @@ def applicable_steps(targets: tuple[str, ...]) -> tuple[str, ...]:
     needs = {"keep_two_lungs": {"lung"}, "fill_lung_holes": {"lung"},
              "infection_in_lung": {"lung", "infection"}, "remove_specks": {"infection"}}
     return tuple(step for step in STEPS if needs[step] <= set(targets))
+
+
+def choose_steps(pred: Sequence[np.ndarray], truth: Sequence[np.ndarray],
+                 targets: tuple[str, ...], groups: Sequence[str] | None = None
+                 ) -> tuple[PostProcess, list[dict[str, Any]]]:
+    """Greedy, nnU-Net style, under ``selection.SELECTION_RULE``: each applicable step is tried
+    on top of those kept and stays on only for a gain beyond noise; returns the steps kept and
+    every trial. ``groups`` are resampled together (default: each image alone)."""
+    weights = bootstrap_weights(groups if groups is not None else range(len(pred)))
+    chosen = PostProcess()
+    best = selection_score(pred, truth, targets)
+    best_draws = resampled_selection_score(pred, truth, weights)
+    trials: list[dict[str, Any]] = [{"steps": "none", "score": best, "kept": True}]
+    for step in applicable_steps(targets):
+        candidate = chosen.with_steps((*chosen.steps, step))
+        processed = apply(pred, targets, candidate)
+        value = selection_score(processed, truth, targets)
+        draws = resampled_selection_score(processed, truth, weights)
+        noise, kept = beyond_noise(value - best, draws - best_draws)
+        trials.append({"steps": candidate.name, "score": value, "gain": value - best,
+                       "gain_standard_error": noise, "kept": kept})
+        if kept:
+            chosen, best, best_draws = candidate, value, draws
+    return chosen, trials
 
 
 def save_choice(run_dir: str | Path, chosen: PostProcess, state: dict[str, Any],

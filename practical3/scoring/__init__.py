@@ -3,6 +3,9 @@ bootstrap intervals. Plain tensors and arrays in, numbers out; training validate
 evaluation reports with it.
 
 - ``metrics``: tp/fp/fn/tn counts, Dice and IoU (imagewise and dataset), HD95, the score names;
-- ``severity``: the infected share of the lung;
+- ``per_image``: the per-image table (``per_image.csv``): scores, areas, severity of each image;
+- ``summaries``: the scores per class and for all images, with intervals; the ablation's row;
+- ``severity``: the infected share of the lung, and how predicted and true severities agree;
+- ``selection``: the score post-processing is chosen by, and when a gain in it counts;
 - ``uncertainty``: patient-level bootstrap intervals and weighted statistics.
 """

@@ -20,6 +20,7 @@ total miss scores the image's diagonal (BraTS), so it is counted and never impro
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -77,6 +78,14 @@ def confusion_counts(pred: Tensor, target: Tensor) -> Tensor:
     fn = target.sum(dim=(2, 3)) - tp
     tn = pixels - tp - fp - fn
     return torch.stack((tp, fp, fn, tn), dim=-1).to(torch.int64)
+
+
+def counts_of(pred: Sequence[np.ndarray], truth: Sequence[np.ndarray]) -> Tensor:
+    """``confusion_counts`` ``(N, T, 4)`` of masks of any sizes: one boolean ``(T, H, W)``
+    array per image, each at its own size (as evaluation scores them, at native size)."""
+    return torch.cat([confusion_counts(torch.from_numpy(np.asarray(p)[None]),
+                                       torch.from_numpy(np.asarray(t)[None]))
+                      for p, t in zip(pred, truth, strict=True)])
 
 
 def _ratio(numerator: Tensor, denominator: Tensor) -> Tensor:
