@@ -151,7 +151,10 @@ def _index(args: argparse.Namespace) -> None:
 def _train_arguments(p: Parser) -> None:
     _data_argument(p)
     p.add_argument("--out", type=Path, required=True, help="run folder")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the run in --out")
+    again.add_argument("--reuse", action="store_true", help="reuse the run in --out when it is "
+                       "this run (same settings and data), finish it if interrupted, else train it")
     p.add_argument("--gpus", type=int, default=1, help="data-parallel workers, one per GPU, "
                    "sharing each --batch-size batch (with --device cpu: CPU processes); "
                    "docs/distributed.md")
@@ -183,8 +186,9 @@ def _train(args: argparse.Namespace) -> None:
         from practical3.training.config import profile
 
         cfg = profile(args.profile).replace(**overrides)
-        history = train.train(cfg, args.data, args.out, progress=not args.quiet,
-                              data_label=args.data_label)
+        run = train.ensure_trained if args.reuse else train.train
+        history = run(cfg, args.data, args.out, progress=not args.quiet,
+                      data_label=args.data_label)
     if world.is_main:
         print(f"trained {len(history)} epochs into {args.out} (best.pt, last.pt, history.csv)")
 

@@ -180,12 +180,17 @@ def install(repo: Path, runner: Runner = run_command, editable: bool = True,
 
 
 def gpu_name(runner: Runner = run_command) -> str:
-    """The GPUs ``nvidia-smi`` lists, or ``"none"``."""
+    """The GPUs ``nvidia-smi`` lists, alike ones counted (Kaggle's "2 x Tesla T4", which
+    ``start()`` all trains on, docs/distributed.md), or ``"none"``."""
     try:
-        names = runner(NVIDIA_SMI).split("\n")
+        names = [n.strip() for n in runner(NVIDIA_SMI).split("\n") if n.strip()]
     except (OSError, subprocess.CalledProcessError):
         return "none"
-    return ", ".join(n.strip() for n in names if n.strip()) or "none"
+    alike = {name: names.count(name) for name in names}
+    listed = ", ".join(f"{n} x {name}" if n > 1 else name for name, n in alike.items())
+    if len(names) > 1:
+        return f"{listed}, all used by start() (one training worker each)"
+    return listed or "none"
 
 
 def outputs(place: Path) -> dict[str, str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from practical3.base.paths import PROFILE_ENV, data_dir, profile_name, runs_folder
 from practical3.data import layout
 from practical3.data.index import build_index
@@ -105,6 +107,7 @@ class Session:
     device: str
     run_dir: Path
     runs: Path
+    gpus: int = 1  # data-parallel workers: every GPU when the device is CUDA and none is named
 
     @property
     def figures_dir(self) -> Path:
@@ -121,7 +124,8 @@ class Session:
         others = ", ".join(p for p in PROFILES if p != cfg.profile)
         return "\n".join([
             f"profile {cfg.profile} ({self.reason}): {sizes(cfg)}, {cfg.part} part, "
-            f"on {self.device}",
+            f"on {self.device}" + (f", {self.gpus} GPUs: ensure_trained(..., gpus=session.gpus) "
+                                   "trains on all of them" if self.gpus > 1 else ""),
             describe(self.data_root).label,
             f"data: {self.data_root}",
             f"another profile: session = start(\"NAME\") with NAME one of {others}",
@@ -143,4 +147,11 @@ def start(name: str | None = None, data: str | Path | None = None,
     root = Path(data) if data is not None else default_data_root(cfg)
     cfg = cfg.replace(part=parts_to_train(root)[0])
     runs = Path(runs) if runs is not None else runs_folder()
-    return Session(cfg, reason, root, str(device), run_dir_for(cfg, root, runs), runs)
+    return Session(cfg, reason, root, str(device), run_dir_for(cfg, root, runs), runs,
+                   gpus_to_use(device))
+
+
+def gpus_to_use(device: torch.device) -> int:
+    """How many GPUs a session trains on: all of them for ``cuda`` (one data-parallel worker
+    each, docs/distributed.md), one for a named ``cuda:N`` or a CPU."""
+    return torch.cuda.device_count() if device.type == "cuda" and device.index is None else 1

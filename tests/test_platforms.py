@@ -209,9 +209,14 @@ def test_a_failing_pip_says_to_turn_the_internet_on(repo):
 
 
 def test_the_gpu_is_named_by_nvidia_smi():
-    commands, runner = recorder("Tesla T4\nTesla T4\n")
-    assert gpu_name(runner) == "Tesla T4, Tesla T4"
+    commands, runner = recorder("Tesla T4\n")
+    assert gpu_name(runner) == "Tesla T4"
     assert commands == [list(NVIDIA_SMI)]
+
+
+def test_kaggles_two_t4s_are_counted_and_all_used():
+    assert gpu_name(recorder("Tesla T4\nTesla T4\n")[1]) == (
+        "2 x Tesla T4, all used by start() (one training worker each)")
 
 
 @pytest.mark.parametrize("error", [FileNotFoundError("nvidia-smi"),
@@ -250,6 +255,12 @@ def test_kaggle_setup_uses_the_attached_copy(tmp_path):
     assert str(report).splitlines() == [
         "practical3 on Kaggle", "GPU: Tesla T4", f"data: {attached}",
         f"runs: {project_root() / 'runs'}"]
+
+
+def test_kaggle_setup_on_t4_x2_reports_both_gpus(tmp_path):
+    report = setup(modules={}, root=kaggle_root(tmp_path), runner=recorder("Tesla T4\n" * 2)[1])
+    assert str(report).splitlines()[1] == (
+        "GPU: 2 x Tesla T4, all used by start() (one training worker each)")
 
 
 def test_kaggle_setup_without_the_dataset_says_how_to_attach_it(tmp_path):

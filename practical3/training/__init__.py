@@ -6,5 +6,7 @@ precision, and the loop.
 - ``checkpoint``: atomic saves, safe loads, the model of a checkpoint;
 - ``losses``: BCE, Dice (batch and per image), focal, their sums;
 - ``device``: the device and the mixed precision a run uses;
-- ``loop``: ``train``, ``resume``, ``ensure_trained`` and one ``train_step``.
+- ``loop``: ``train``, ``resume``, ``ensure_trained`` and one ``train_step``;
+- ``distributed``: data-parallel workers (process group, DDP, sums across workers);
+- ``launch``: starting those workers (``train --gpus N``, or a subprocess from a notebook).
 """

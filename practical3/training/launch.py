@@ -3,10 +3,10 @@
 ``launch`` runs torchrun's own agent (``torch.distributed.launcher.elastic_launch``, what the
 ``torchrun`` command runs) in this process: it starts ``python -m practical3 train ...`` once
 per GPU as a subprocess, and a worker that fails ends the launch with one line naming it.
-From a notebook, ``train_in_subprocess`` runs that command in a fresh process and copies its
-output into the cell: the kernel itself never touches a GPU nor forks (the reason
-``accelerate``'s ``notebook_launcher`` asks for a kernel with no CUDA call before it, and why
-this needs no extra package).
+From a notebook, ``ensure_trained_by_workers`` (``loop.ensure_trained(..., gpus=N)``) runs
+that command in a fresh process and copies its output into the cell: the kernel itself never
+touches a GPU nor forks (the reason ``accelerate``'s ``notebook_launcher`` asks for a kernel
+with no CUDA call before it, and why this needs no extra package).
 """
 
 from __future__ import annotations
@@ -16,9 +16,15 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TextIO
 
-from practical3.base.errors import RunError
+import pandas as pd
+
+from practical3.base.errors import ConfigError, RunError
+from practical3.training.config import TrainConfig, profile
+from practical3.training.runs import HISTORY_FILE
+from practical3.training.settings import overridable
 
 TRAIN = ("-m", "practical3", "train")
 RESUME_HINT = ("the run folder keeps its last finished epoch: continue it with practical3 train "
@@ -70,3 +76,31 @@ def train_in_subprocess(train_args: Sequence[str], environ: Mapping[str, str] = 
     if process.returncode:
         raise RunError(last.decode(errors="replace").strip()
                        or f"practical3 train stopped with exit status {process.returncode}")
+
+
+def ensure_trained_by_workers(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
+                              gpus: int, progress: bool = True, data_label: str | None = None,
+                              environ: Mapping[str, str] = os.environ) -> pd.DataFrame:
+    """``loop.ensure_trained`` in ``gpus`` data-parallel workers: ``practical3 train --gpus
+    N --reuse`` in a subprocess with its own environment, its output shown here."""
+    args = ["--data", str(data_root), "--out", str(run_dir), "--gpus", str(gpus), "--reuse",
+            *settings_arguments(cfg)]
+    args += ["--data-label", data_label] if data_label else []
+    args += [] if progress else ["--quiet"]
+    train_in_subprocess(args, environ)
+    return pd.read_csv(Path(run_dir) / HISTORY_FILE)
+
+
+def settings_arguments(cfg: TrainConfig) -> list[str]:
+    """The command-line options that give ``cfg``: its profile, and each setting it changes."""
+    base = profile(cfg.profile)
+    args = ["--profile", cfg.profile]
+    for name, kind in overridable().items():
+        value, flag = getattr(cfg, name), f"--{name.replace('_', '-')}"
+        if value == getattr(base, name):
+            continue
+        if value is None:
+            raise ConfigError(f"{name}=None cannot be passed to the workers over the profile "
+                              f"{cfg.profile}'s {getattr(base, name)}: give it a value")
+        args += [flag if value else f"--no-{flag[2:]}"] if kind is bool else [flag, str(value)]
+    return args

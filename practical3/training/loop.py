@@ -91,14 +91,20 @@ def resume(run_dir: str | Path, data_root: str | Path, epochs: int | None = None
 
 
 def ensure_trained(cfg: TrainConfig, data_root: str | Path, run_dir: str | Path,
-                   progress: bool = True, data_label: str | None = None) -> pd.DataFrame:
+                   progress: bool = True, data_label: str | None = None,
+                   gpus: int = 1) -> pd.DataFrame:
     """Train ``cfg`` into ``run_dir``, resume it if interrupted, or reuse it if finished.
 
     Only a run of the same id (same config, same data) is resumed or reused; a folder holding
-    another run is an error, never overwritten.
+    another run is an error, never overwritten. ``gpus`` > 1 trains in that many data-parallel
+    workers, started in a subprocess (``launch.ensure_trained_by_workers``; ``Session.gpus``).
     """
     run_dir = Path(run_dir)
     _check_settings(cfg)
+    if gpus > 1 and distributed.from_environment().size == 1:
+        from practical3.training.launch import ensure_trained_by_workers
+
+        return ensure_trained_by_workers(cfg, data_root, run_dir, gpus, progress, data_label)
     with _writing(run_dir) as world:
         if not (run_dir / LAST).exists():
             return _run(cfg, data_root, run_dir, None, progress, data_label, world)
