@@ -23,6 +23,7 @@ import pandas as pd
 
 from practical3.base.errors import ConfigError, RunError
 from practical3.training.config import TrainConfig, profile
+from practical3.training.distributed import World, check_batch_size
 from practical3.training.runs import HISTORY_FILE
 from practical3.training.settings import overridable
 
@@ -83,6 +84,7 @@ def ensure_trained_by_workers(cfg: TrainConfig, data_root: str | Path, run_dir: 
                               environ: Mapping[str, str] = os.environ) -> pd.DataFrame:
     """``loop.ensure_trained`` in ``gpus`` data-parallel workers: ``practical3 train --gpus
     N --reuse`` in a subprocess with its own environment, its output shown here."""
+    check_batch_size(cfg.batch_size, World(size=gpus))  # before any process starts
     args = ["--data", str(data_root), "--out", str(run_dir), "--gpus", str(gpus), "--reuse",
             *settings_arguments(cfg)]
     args += ["--data-label", data_label] if data_label else []
