@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import shutil
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from practical3.evaluation import postprocess
 from practical3.evaluation.cases import pick_cases
 from practical3.evaluation.postprocess import PostProcess
 from practical3.evaluation.results import digest
-from practical3.plots.common import provenance
+from practical3.plots.common import pixels_as_drawn, provenance, save_figure
 from practical3.plots.evaluation import (
     OVERLAYS,
     dice_distributions,
@@ -40,8 +42,24 @@ def test_draw_all_writes_every_figure_as_a_print_resolution_png(results, tmp_pat
         assert path.parent == tmp_path and path.read_bytes()[:8] == PNG_SIGNATURE
         with Image.open(path) as image:
             assert min(image.size) >= 600, (path.name, image.size)
-        assert provenance(path) == {"figure": path.stem, "run": run_id,
-                                    "inputs": digest(results)}
+        assert provenance(path) | {"pixels": ""} == {"figure": path.stem, "run": run_id,
+                                                     "inputs": digest(results), "pixels": ""}
+        assert pixels_as_drawn(path)
+
+
+def test_a_figure_records_the_digest_of_its_pixels_and_an_edit_breaks_it(tmp_path):
+    fig = plt.figure(figsize=(1, 1))
+    path = save_figure(fig, "01_counts", "label", tmp_path)
+    plt.close(fig)
+    assert pixels_as_drawn(path)
+    with Image.open(path) as image:
+        image.load()
+    image.putpixel((0, 0), (0, 0, 0, 255))
+    info = PngInfo()
+    for key, value in image.text.items():
+        info.add_text(key, value)
+    image.save(path, pnginfo=info)  # the same provenance text on other pixels
+    assert provenance(path)["figure"] == "01_counts" and not pixels_as_drawn(path)
 
 
 def test_overlays_are_skipped_with_a_message_when_the_checkpoint_is_gone(results, tmp_path,

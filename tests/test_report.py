@@ -9,6 +9,8 @@ import shutil
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from practical3 import report
 from practical3.base.errors import TemplateError
@@ -25,9 +27,9 @@ from practical3.report.context import (
     opacity_claim,
     verdict,
 )
-from practical3.report.formats import FORMATS, with_interval
+from practical3.report.formats import FORMATS, markdown_text, with_interval
 from practical3.scoring.uncertainty import ZERO_BY_CONSTRUCTION
-from practical3.training.config import profile
+from practical3.training.profiles import profile
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +155,50 @@ def test_check_catches_a_figure_drawn_from_other_results(project, tmp_path):
     assert len(stale) == 4 and all(str(folder / "infection") in p for p in stale)
 
 
+def test_a_figure_of_the_same_run_says_what_differs_not_the_run_twice(project, tmp_path):
+    folder, path = project
+    run_id = _metrics(folder)["run_id"]
+    per_image = folder / "infection" / "per_image.csv"
+    per_image.write_text(per_image.read_text() + "\n")  # same run, other bytes: a changed file
+    stale = [p for p in check(folder, path) if "was drawn from other results" in p]
+    assert stale and all("of the same run: a results file in " in p and run_id not in p
+                         for p in stale)
+
+
+def test_check_recomputes_a_figures_pixels_so_copied_provenance_fails(project):
+    folder, path = project
+    genuine = figure(path, "04_severity")
+    with Image.open(genuine) as image:
+        text = dict(image.text)
+    info = PngInfo()
+    for key, value in text.items():
+        info.add_text(key, value)
+    Image.new("RGBA", (64, 64), "white").save(genuine, pnginfo=info)  # another image, same text
+    [problem] = check(folder, path)
+    assert problem.startswith("linked figure ../figures/04_severity_infection.png: its pixels "
+                              "are not the ones its provenance records")
+
+
+def test_text_from_the_copy_cannot_add_markdown_to_the_report(project):
+    folder, path = project
+    metrics = _metrics(folder)
+    metrics["data"] |= {"label": "Data: x | y [click](http://e.vil) <img src=e onerror=f()>",
+                        "note": "Prose.\n# Injected heading\n\n<script>alert(1)</script>"}
+    (folder / "infection" / "metrics.json").write_text(json.dumps(metrics))
+    report.write(folder, path)
+    text = path.read_text()
+    assert "Injected" in text and not re.search(r"^#+ Injected", text, re.MULTILINE)
+    assert "<img" not in text and "<script>" not in text and "[click](" not in text
+    assert "Data: x \\| y" in text  # a pipe that cannot end a table cell
+    assert not [p for p in check(folder, path) if "does not state the data source" in p]
+
+
+def test_markdown_text_keeps_ordinary_text_and_emphasis():
+    text = "3,728 real chest X-rays of **COVID-QU-Ex** (Kaggle `anasmohammedtahir/covidqu`)"
+    assert markdown_text(text) == text
+    assert markdown_text("1. one") == "1\\. one" and markdown_text("# x") == "\\# x"
+
+
 def test_check_catches_results_files_of_different_runs(project):
     folder, path = project
     history = pd.read_csv(folder / "infection" / "history.csv")
@@ -160,6 +206,17 @@ def test_check_catches_results_files_of_different_runs(project):
     history.to_csv(folder / "infection" / "history.csv", index=False)
     problems = check(folder, path)
     assert any("history.csv (epoch 1) is from run 0123456789ab" in p for p in problems)
+
+
+def test_check_names_a_per_image_table_of_another_run(project):
+    # a kill between evaluate's writes once left per_image.csv of one run beside metrics.json
+    folder, path = project
+    table = pd.read_csv(folder / "infection" / "per_image.csv", dtype={"run_id": str})
+    table["run_id"] = "0123456789ab"
+    table.to_csv(folder / "infection" / "per_image.csv", index=False)
+    problems = check(folder, path)
+    assert any(p.startswith(f"{folder / 'infection'}: per_image.csv ({len(table)} rows) is from "
+                            "run 0123456789ab, metrics.json from run ") for p in problems)
 
 
 @pytest.mark.parametrize("run_id", ["476866231e50", "000000000123"])
@@ -171,8 +228,9 @@ def test_a_run_id_that_reads_as_a_number_stays_an_id(results, tmp_path, run_id):
         if "checkpoint" in data:
             data["checkpoint"]["run_id"] = run_id
         (folder / name).write_text(json.dumps(data))
-    history = pd.read_csv(folder / "history.csv").assign(run_id=run_id)
-    history.to_csv(folder / "history.csv", index=False)
+    for name in ("history.csv", "per_image.csv"):
+        table = pd.read_csv(folder / name).assign(run_id=run_id)
+        table.to_csv(folder / name, index=False)
     loaded = load(folder)
     assert list(loaded.history["run_id"].unique()) == [run_id]
     assert consistency(loaded) == []

@@ -144,8 +144,9 @@ def outdated(results: Results) -> list[str]:
 
 
 def consistency(results: Results) -> list[str]:
-    """Every way the four files fail to come from one run: run ids that differ, or an
-    evaluated epoch that is not the run's best (the one ``best.pt`` kept)."""
+    """Every way the four files fail to come from one run: run ids that differ (each file's,
+    each history epoch's and each per-image row's), or an evaluated epoch that is not the
+    run's best (the one ``best.pt`` kept)."""
     where, problems = results.folder, []
     ids = {"metrics.json": results.run_id, "checkpoint in metrics.json":
            results.metrics["checkpoint"].get("run_id"), RUN_FILE: results.run.get("run_id")}
@@ -154,6 +155,11 @@ def consistency(results: Results) -> list[str]:
                 for row in results.history.itertuples()}
     else:
         ids[HISTORY_FILE] = None
+    if "run_id" in results.per_image:  # one name per run its rows come from
+        ids |= {f"{PER_IMAGE_FILE} ({count} rows)": found for found, count in
+                results.per_image["run_id"].value_counts(dropna=False).items()}
+    else:
+        ids[PER_IMAGE_FILE] = None
     others = {name: found for name, found in ids.items() if found != results.run_id}
     problems += [f"{where}: {name} is from run {found}, metrics.json from run {results.run_id}: "
                  "evaluate and gather one run (`practical3 pipeline` does both)"

@@ -1,12 +1,15 @@
 """What every figure shares: saved at print resolution, atomically, labelled with its data, and
 carrying its provenance in the PNG's metadata (``report --check`` reads it back).
 
-Provenance: the figure's name, the run it shows (if any) and the SHA-256 of what it was drawn
-from (a results folder's ``results.digest``, or the data's fingerprint).
+Provenance: the figure's name, the run it shows (if any), the SHA-256 of what it was drawn
+from (a results folder's ``results.digest``, or the data's fingerprint), and the SHA-256 of the
+image as drawn (its decoded RGBA pixels, ``pixel_digest``): text copied onto another image, or
+pixels edited after drawing, no longer match it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 from PIL import Image, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
 from practical3.base.atomic import write_with
 from practical3.base.paths import figures_dir
@@ -23,12 +27,14 @@ DPI = 200
 # Target colours shared by every figure that draws lung and infection masks (``overlay``).
 COLORS = {"lung": "#1f77b4", "infection": "#d62728"}
 FIGURE_KEY, RUN_KEY, INPUTS_KEY = "practical3 figure", "practical3 run", "practical3 inputs sha256"
+PIXELS_KEY = "practical3 pixels sha256"
 
 
 def save_figure(fig: plt.Figure, name: str, label: str, out_dir: str | Path | None = None, *,
                 run_id: str = "", inputs_sha256: str = "") -> Path:
     """Stamp ``label`` (the data source) on ``fig`` and write ``out_dir/name.png`` atomically,
-    with its name, ``run_id`` and ``inputs_sha256`` in the PNG's metadata.
+    with its name, ``run_id``, ``inputs_sha256`` and the digest of its pixels in the PNG's
+    metadata.
 
     ``out_dir`` defaults to ``paths.figures_dir()`` (``$PRACTICAL3_FIGURES`` or ``figures/``).
     """
@@ -36,8 +42,28 @@ def save_figure(fig: plt.Figure, name: str, label: str, out_dir: str | Path | No
     fig.text(0.995, -0.005, label, ha="right", va="top", fontsize=7, color="0.35")
     path = Path(out_dir or figures_dir()) / f"{name}.png"
     metadata = {FIGURE_KEY: name, RUN_KEY: run_id, INPUTS_KEY: inputs_sha256}
-    return write_with(path, lambda tmp: fig.savefig(tmp, dpi=DPI, bbox_inches="tight",
-                                                    format="png", metadata=metadata))
+
+    def draw(tmp: Path) -> None:
+        fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png", metadata=metadata)
+        _stamp_pixels(tmp)
+
+    return write_with(path, draw)
+
+
+def _stamp_pixels(path: Path) -> None:
+    """Add the digest of the pixels of the PNG at ``path`` to its metadata (written again)."""
+    with Image.open(path) as image:
+        image.load()
+    info = PngInfo()
+    for key, value in {**image.text, PIXELS_KEY: pixel_digest(image)}.items():
+        info.add_text(key, value)
+    image.save(path, format="PNG", pnginfo=info, dpi=image.info.get("dpi"))
+
+
+def pixel_digest(image: Image.Image) -> str:
+    """SHA-256 of an image's size and RGBA pixels: what a figure shows, whatever its bytes."""
+    rgba = image.convert("RGBA")
+    return hashlib.sha256(f"{rgba.width}x{rgba.height}\n".encode() + rgba.tobytes()).hexdigest()
 
 
 def mask_legend(fig: plt.Figure, targets: Sequence[str]) -> None:
@@ -47,8 +73,8 @@ def mask_legend(fig: plt.Figure, targets: Sequence[str]) -> None:
 
 
 def provenance(path: str | Path) -> dict[str, str] | None:
-    """The provenance a saved figure carries ({figure, run, inputs}), or None when ``path`` is
-    not a readable PNG."""
+    """The provenance a saved figure carries ({figure, run, inputs, pixels}: the pixel digest it
+    records), or None when ``path`` is not a readable PNG."""
     try:
         with Image.open(path) as image:
             if image.format != "PNG":
@@ -57,7 +83,18 @@ def provenance(path: str | Path) -> dict[str, str] | None:
     except (OSError, UnidentifiedImageError):
         return None
     return {"figure": text.get(FIGURE_KEY, ""), "run": text.get(RUN_KEY, ""),
-            "inputs": text.get(INPUTS_KEY, "")}
+            "inputs": text.get(INPUTS_KEY, ""), "pixels": text.get(PIXELS_KEY, "")}
+
+
+def pixels_as_drawn(path: str | Path) -> bool:
+    """Whether the PNG at ``path`` shows the pixels its provenance records (``pixel_digest``
+    recomputed from the decoded image); False when it records none or cannot be decoded."""
+    recorded = (provenance(path) or {}).get("pixels")
+    try:
+        with Image.open(path) as image:
+            return bool(recorded) and pixel_digest(image) == recorded
+    except (OSError, UnidentifiedImageError):
+        return False
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """``report --check``: every way a written report disagrees with its results.
 
 It never re-renders a figure: it compares the text line by line with a fresh render, reads each
-linked figure's provenance (name, run, digest of the results it was drawn from), checks that the
+linked figure's provenance (name, run, digest of the results it was drawn from) and recomputes
+the digest of its pixels (so provenance copied onto another image is caught), checks that the
 results files come from one run whose best epoch is the one evaluated, that no Dice is below its
 IoU anywhere in the results, and that the data source is stated.
 
@@ -22,15 +23,18 @@ from practical3.base.errors import ResultsError
 from practical3.base.paths import figures_dir
 from practical3.evaluation.comparison import consistency as comparison_consistency
 from practical3.evaluation.results import Results, consistency, digest, load_parts, outdated
-from practical3.plots.common import provenance
+from practical3.plots.common import pixels_as_drawn, provenance
 from practical3.plots.model import figure_inputs
-from practical3.report.context import SYNTHETIC_STATEMENT
+from practical3.report.context import SYNTHETIC_STATEMENT, shown_data
 from practical3.report.render import comparison_of, default_report, figures_link, render
 from practical3.scoring.metrics import score_key
 
 TOLERANCE = 1e-9  # Dice >= IoU holds exactly; allow float rounding only
 _FIGURE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+PIXELS_ALTERED = ("its pixels are not the ones its provenance records (an image edited after "
+                  "drawing, provenance copied onto another image, or a figure drawn before "
+                  "pixels were recorded)")
 
 
 def check(results_dir: str | Path | None = None, report_path: str | Path | None = None,
@@ -64,7 +68,7 @@ def check(results_dir: str | Path | None = None, report_path: str | Path | None 
         problems += _figure_problems(report.parent / link, link, parts)
     linked = {(report.parent / link).resolve() for link in links}
     problems += _stray_figures(Path(figures or figures_dir()), linked, parts)
-    first = next(iter(parts.values())).metrics["data"]
+    first = shown_data(next(iter(parts.values())).metrics["data"])
     if first["label"] not in text:
         problems.append(f"{report}: does not state the data source ({first['label']!r})")
     if first["kind"] == "synthetic" and SYNTHETIC_STATEMENT not in text:
@@ -84,15 +88,21 @@ def _figure_problems(path: Path, link: str, parts: dict[str, Results]) -> list[s
     if found is None:
         return [f"linked figure {link} is not a PNG; {redraw}"]
     problems = []
+    if not pixels_as_drawn(path):
+        return [f"linked figure {link}: {PIXELS_ALTERED}; {redraw}"]
     if found["figure"] != path.stem:
         problems.append(f"linked figure {link} holds figure {found['figure']!r}, not "
                         f"{path.stem!r}; {redraw}")
     source = next((r for part, r in parts.items() if path.stem.endswith(f"_{part}")), None)
-    if source is not None and (found["run"], found["inputs"]) != (source.run_id,
-                                                                  digest(source.folder)):
+    if source is None:
+        return problems
+    if found["run"] != source.run_id:
         problems.append(f"linked figure {link} was drawn from other results (run "
-                        f"{found['run'] or 'none'}), not from {source.folder} (run "
-                        f"{source.run_id}); {redraw}")
+                        f"{found['run'] or 'none'}), not from those of run {source.run_id} in "
+                        f"{source.folder}; {redraw}")
+    elif found["inputs"] != digest(source.folder):
+        problems.append(f"linked figure {link} was drawn from other results of the same run: "
+                        f"a results file in {source.folder} changed since it was drawn; {redraw}")
     return problems
 
 
@@ -109,6 +119,8 @@ def _stray_figures(folder: Path, linked: set[Path], parts: dict[str, Results]) -
         found = provenance(path)
         if found is None or not found["figure"]:
             problems.append(f"{path}: not a figure practical3 drew (no provenance); {redraw}")
+        elif not pixels_as_drawn(path):
+            problems.append(f"{path}: {PIXELS_ALTERED}; {redraw}")
         elif found["figure"] != path.stem:
             problems.append(f"{path}: holds figure {found['figure']!r}, not {path.stem!r}; "
                             f"{redraw}")

@@ -22,7 +22,7 @@ from practical3.evaluation.evaluate import MIN_GAIN
 from practical3.evaluation.results import Results
 from practical3.models.inspection import count_parameters
 from practical3.plots.evaluation import FIGURES, figure_name
-from practical3.report.formats import FORMATS, with_interval
+from practical3.report.formats import FORMATS, markdown_text, with_interval
 from practical3.scoring.metrics import score_key
 from practical3.scoring.uncertainty import LEVEL, MIN_IMAGES, RESAMPLES
 from practical3.training.config import TrainConfig
@@ -42,6 +42,8 @@ REFERENCE = {
 COURSEWORK = {"lung": {"dice": 0.5767, "iou": 0.9344},
               "infection": {"dice": 0.8692, "iou": 0.3421}}
 LESION_BINS = 3  # COVID-19 test images split into terciles of true infected area
+# What a results file's data block holds as the copy or the options gave it: escaped for Markdown.
+COPY_TEXT = ("label", "credit", "dataset", "note")
 NO_CLAIM = {"supported": False, "contradicted": False, "undecided": False}
 
 
@@ -49,7 +51,7 @@ def context(parts: dict[str, Results], comparison_dir: Path | None = None) -> di
     """The context of a report on the models in ``parts`` (part -> results), with the
     comparison in ``comparison_dir`` when it is on the same real data."""
     by_part = {part: model_context(results) for part, results in parts.items()}
-    first = next(iter(parts.values())).metrics["data"]
+    first = shown_data(next(iter(parts.values())).metrics["data"])
     covidqu = first["kind"] == "real" and first["dataset"] == "COVID-QU-Ex"
     compared = read(comparison_dir) if comparison_dir is not None else None
     same_data = compared is not None and compared["data"]["label"] == first["label"]
@@ -86,6 +88,7 @@ def model_context(results: Results) -> dict[str, Any]:
     cfg = metrics["checkpoint"]["config"]
     return {
         **metrics,
+        "data": shown_data(metrics["data"]),
         "part": results.part,
         "part_name": layout.PARTS[results.part],
         "run": results.run,
@@ -108,6 +111,13 @@ def model_context(results: Results) -> dict[str, Any]:
                     for figure in FIGURES},
         "discussion": discussion(results),
     }
+
+
+def shown_data(data: dict[str, Any]) -> dict[str, Any]:
+    """A results file's data block with the text the copy or the options gave (its label, credit,
+    name and README prose) escaped for Markdown (``markdown_text``)."""
+    return {**data, **{key: markdown_text(data[key]) for key in COPY_TEXT
+                       if isinstance(data.get(key), str)}}
 
 
 def discussion(results: Results) -> dict[str, Any]:

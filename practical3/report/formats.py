@@ -1,7 +1,9 @@
-"""How the report prints a value: one named formatter per kind of number."""
+"""How the report prints a value: one named formatter per kind of number, and ``markdown_text``
+for text that comes from the data or the options."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +11,11 @@ from practical3.base.text import MISSING, fmt, percent, undefined
 from practical3.scoring.uncertainty import TOO_FEW, ZERO_BY_CONSTRUCTION
 
 ZERO_TEXT = "0 by construction"
+# Characters that would end a table cell, open a link or write HTML, each as Markdown prints it
+# literally; a backslash first, so that text cannot undo an escape.
+_LITERAL = {"\\": "\\\\", "|": "\\|", "[": "\\[", "]": "\\]", "<": "&lt;", ">": "&gt;"}
+# What makes a line a heading, list, rule or code fence when it starts one.
+_BLOCK_START = re.compile(r"^(\d+(?=[.)])|(?=[#*+\-=_~`]))(.)")
 
 
 def _number(spec: str, unit: str = "", divisor: float = 1) -> Callable[[Any], str]:
@@ -30,6 +37,15 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "ci": lambda v: MISSING if v is None else f"[{100 * v[0]:.2f}, {100 * v[1]:.2f}]",
     "ci_num": lambda v: MISSING if v is None else f"[{v[0]:.3f}, {v[1]:.3f}]",
 }
+
+
+def markdown_text(text: str) -> str:
+    """``text`` from a copy or an option (a data label, a README's prose) as Markdown that prints
+    it on one line and cannot add a heading, HTML, a link or a table cell to the report;
+    emphasis and code spans still render."""
+    one_line = " ".join(text.split())
+    literal = "".join(_LITERAL.get(char, char) for char in one_line)
+    return _BLOCK_START.sub(r"\1\\\2", literal)
 
 
 def with_interval(scores: dict[str, Any], name: str, kind: str = "pct") -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from practical3.data import layout
 from practical3.evaluation.comparison import markdown_table
-from practical3.report.formats import FORMATS, ZERO_TEXT, with_interval
+from practical3.report.formats import FORMATS, ZERO_TEXT, markdown_text, with_interval
 from practical3.scoring.metrics import SCORES
 from practical3.scoring.uncertainty import MIN_IMAGES, TOO_FEW
 
@@ -86,7 +86,7 @@ def _training(model: dict[str, Any]) -> str:
         ["seed", str(cfg["seed"])],
         ["training / validation images", f"{fmt['int'](run['n_train_images'])} / "
                                          f"{fmt['int'](run['n_val_images'])}"],
-        ["device, precision", f"{run['device']} ({run['device_name']}), "
+        ["device, precision", f"{run['device']} ({markdown_text(run['device_name'])}), "
                               f"{run['precision_used']} (setting: {run['precision']}), "
                               f"torch {run['torch']}"],
         ["checkpoint evaluated", f"epoch {model['checkpoint']['epoch']} of "
