@@ -18,10 +18,10 @@ import time
 
 import torch
 
-from practical3.training.config import profile
 from practical3.training.device import Precision, choose_precision, device_name
-from practical3.training.losses import build_loss
 from practical3.training.loop import train_step
+from practical3.training.losses import build_loss
+from practical3.training.profiles import profile
 
 VARIANTS = [("fp32", False), ("bf16", False), ("fp32", True), ("bf16", True)]
 

@@ -55,7 +55,6 @@ from practical3.data.synth import synthesize
 from practical3.models import build_model
 from practical3.models.inspection import forward_flops
 from practical3.training import checkpoint
-from practical3.training.config import profile
 from practical3.training.device import (
     Precision,
     choose_precision,
@@ -65,6 +64,7 @@ from practical3.training.device import (
 )
 from practical3.training.loop import train_step
 from practical3.training.losses import build_loss
+from practical3.training.profiles import profile
 
 # Infection part of COVID-QU-Ex: the report's protocol trains on Train and validates on Val.
 PROTOCOL_TRAIN, PROTOCOL_VAL, PROTOCOL_EPOCHS = 3728, 932, 30

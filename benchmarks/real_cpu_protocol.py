@@ -26,8 +26,9 @@ from practical3.base.paths import report_place
 from practical3.base.text import fmt, percent
 from practical3.evaluation.evaluate import evaluate
 from practical3.evaluation.results import Results, gather_run, load
-from practical3.training.config import TrainConfig, profile
+from practical3.training.config import TrainConfig
 from practical3.training.loop import train
+from practical3.training.profiles import profile
 from practical3.training.runs import identify
 
 HERE = Path(__file__).resolve().parent

@@ -29,7 +29,7 @@ def run(profile_name: str, variant: str) -> None:
 
     from practical3 import pipeline
     from practical3.data.synth import synthesize
-    from practical3.training.config import profile
+    from practical3.training.profiles import profile
 
     spec = profile(profile_name).synth
     root = synthesize(out / "data", per_class=spec.per_class, size=spec.size, seed=spec.seed)

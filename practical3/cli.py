@@ -62,9 +62,9 @@ def _settings_arguments(p: Parser) -> None:
     TrainConfig's fields, so the options follow the config)."""
     from practical3.data.layout import PARTS
     from practical3.models import MODELS
-    from practical3.training.config import PROFILES
     from practical3.training.device import PRECISIONS
     from practical3.training.losses import LOSSES
+    from practical3.training.profiles import PROFILES
     from practical3.training.settings import overridable
 
     choices = {"part": list(PARTS), "model": list(MODELS), "loss": list(LOSSES),
@@ -183,7 +183,7 @@ def _train(args: argparse.Namespace) -> None:
         history = train.resume(args.out, args.data, epochs=args.epochs, progress=not args.quiet,
                                data_label=args.data_label)
     else:
-        from practical3.training.config import profile
+        from practical3.training.profiles import profile
 
         cfg = profile(args.profile).replace(**overrides)
         run = train.ensure_trained if args.reuse else train.train
@@ -272,7 +272,7 @@ def _compare_arguments(p: Parser) -> None:
 def _compare(args: argparse.Namespace) -> int:
     from practical3 import compare
     from practical3.evaluation import comparison
-    from practical3.training.config import profile
+    from practical3.training.profiles import profile
 
     base = profile(args.profile).replace(**_overrides(args))
     if not args.table:
@@ -356,7 +356,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _pipeline_arguments(p: Parser) -> None:
     from practical3.data.layout import PARTS
-    from practical3.training.config import PROFILES
+    from practical3.training.profiles import PROFILES
 
     p.add_argument("--profile", choices=["auto", *PROFILES], default="auto")
     _data_argument(p, required=False)

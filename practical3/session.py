@@ -1,9 +1,10 @@
 """What a notebook or ``make figures`` starts from: the profile (and why), the data, the folders.
 
-Profile ``auto`` follows one table (``AUTO``): a GPU runs the report's ``full`` protocol, on
-the real data when a copy is present and on the synthetic twin otherwise; a CPU runs ``laptop``
-on real data and the ``demo`` on the twin. ``$PRACTICAL3_PROFILE`` or ``start("name")`` picks a
-profile by name; the test suite asks for ``smoke``.
+Profile ``auto`` follows one table (``training.profiles.AUTO``): a GPU runs the report's
+``full`` protocol, on the real data when a copy is present and on the synthetic twin
+otherwise; a CPU runs ``laptop`` on real data and the ``demo`` on the twin.
+``$PRACTICAL3_PROFILE`` or ``start("name")`` picks a profile by name; the test suite asks for
+``smoke``.
 """
 
 from __future__ import annotations
@@ -18,45 +19,13 @@ from practical3.data import layout
 from practical3.data.index import build_index
 from practical3.data.sources import describe, is_synthetic, real_data_root
 from practical3.data.synth import synthesize
-from practical3.training.config import PROFILES, TrainConfig, profile
+from practical3.training.config import TrainConfig
+from practical3.training.profiles import PROFILES, automatic, profile, sizes
 from practical3.training.runs import default_run_dir, identify
-
-# (a CUDA GPU?, real data?) -> the profile ``auto`` picks, and why.
-AUTO: dict[tuple[bool, bool], tuple[str, str]] = {
-    (True, True): ("full", "a GPU and real data: the report's protocol"),
-    (True, False): ("full", "a GPU but no real data: the report's protocol on the synthetic twin"),
-    (False, True): ("laptop", "real data but no GPU: the CPU protocol measured on real data"),
-    (False, False): ("demo", "no GPU and no real data: the CPU demo on the synthetic twin"),
-}
-
-
-def profile_table() -> str:
-    """``AUTO`` as the Markdown table the README shows (a test holds the README to it)."""
-    lines = ["| device | real data | profile | why | settings |", "|---|---|---|---|---|"]
-    for (gpu, real), (name, why) in AUTO.items():
-        cfg = profile(name)
-        lines.append(f"| {'GPU' if gpu else 'CPU'} | {'yes' if real else 'no'} | `{name}` | "
-                     f"{why} | {sizes(cfg)}; {trains_on(cfg, real)} |")
-    return "\n".join(lines)
-
-
-def sizes(cfg: TrainConfig) -> str:
-    """A profile's sizes in a few words: image side, base channels, epochs, batch."""
-    return (f"{cfg.image_size} px, base {cfg.base_channels}, {cfg.epochs} epochs, "
-            f"batch {cfg.batch_size}")
-
-
-def trains_on(cfg: TrainConfig, real: bool) -> str:
-    """What a profile trains on: the real copy (all of it, or its subset), or its twin."""
-    if not real:
-        return f"the synthetic twin ({len(layout.CLASSES) * cfg.synth.per_class} Train images)"
-    if cfg.max_train_images is None:
-        return "every image of the real copy"
-    return f"a {cfg.max_train_images} + {cfg.max_val_images} image subset of the real copy"
 
 
 def choose_profile(name: str, data: str | Path | None) -> TrainConfig:
-    """The named profile, or for ``auto`` the one ``AUTO`` gives the device and the data."""
+    """The named profile, or for ``auto`` the one ``profiles.AUTO`` gives the device and data."""
     return explain_profile(name, data)[0]
 
 
@@ -67,8 +36,8 @@ def explain_profile(name: str, data: str | Path | None) -> tuple[TrainConfig, st
     import torch
 
     real = (not is_synthetic(data)) if data is not None else real_data_root() is not None
-    chosen, why = AUTO[torch.cuda.is_available(), real]
-    return profile(chosen), f"auto: {why}"
+    cfg, why = automatic(torch.cuda.is_available(), real)
+    return cfg, f"auto: {why}"
 
 
 def default_data_root(cfg: TrainConfig) -> Path:

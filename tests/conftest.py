@@ -8,8 +8,8 @@ import pytest
 from practical3.data.synth import synthesize
 from practical3.evaluation.evaluate import evaluate
 from practical3.evaluation.results import gather_run
-from practical3.training.config import profile
 from practical3.training.loop import train
+from practical3.training.profiles import profile
 
 
 @pytest.fixture(scope="session")

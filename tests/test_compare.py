@@ -17,7 +17,7 @@ from practical3.evaluation.comparison import (
     mean_std,
     read,
 )
-from practical3.training.config import profile
+from practical3.training.profiles import profile
 
 BASE = profile("smoke").replace(epochs=1, batch_size=4)
 

@@ -12,9 +12,9 @@ from practical3.data.batches import batches
 from practical3.data.cache import load_split
 from practical3.evaluation.evaluate import evaluate
 from practical3.training import checkpoint
-from practical3.training.config import profile
 from practical3.training.device import choose_precision
 from practical3.training.loop import train
+from practical3.training.profiles import profile
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 CUDA = torch.device("cuda")

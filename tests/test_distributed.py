@@ -24,12 +24,12 @@ from practical3.data.batches import batches
 from practical3.data.cache import DecodedArrays, load_split
 from practical3.session import gpus_to_use
 from practical3.training import checkpoint
-from practical3.training.config import profile
 from practical3.training.device import FP32
 from practical3.training.distributed import SINGLE, World, check_batch_size, from_environment
 from practical3.training.launch import failure_line, settings_arguments
 from practical3.training.loop import ensure_trained, evaluate_batches, train
 from practical3.training.losses import build_loss
+from practical3.training.profiles import profile
 from practical3.training.runs import HISTORY_FILE
 
 EPOCHS, BATCH = 3, 8

@@ -28,8 +28,8 @@ from practical3.evaluation.results import METRICS_FILE, PER_IMAGE_FILE
 from practical3.scoring.selection import MIN_GAIN
 from practical3.scoring.uncertainty import TOO_FEW
 from practical3.training import checkpoint
-from practical3.training.config import profile
 from practical3.training.loop import train
+from practical3.training.profiles import profile
 
 TARGETS = ("lung", "infection")
 CLASSES = (*layout.CLASSES, "all")

@@ -361,8 +361,8 @@ def test_a_decompression_bomb_is_named_by_index(twin, capsys):
 
 
 def test_a_decompression_bomb_is_named_by_train(twin, tmp_path):
-    from practical3.training.config import profile
     from practical3.training.loop import train
+    from practical3.training.profiles import profile
 
     bomb = bomb_png(next(twin.rglob("Train/COVID-19/images/*.png")))
     with pytest.raises(DataError, match="decompression bomb") as err:

@@ -23,7 +23,7 @@ from practical3.data.synth import synthesize
 from practical3.models import build_model
 from practical3.predict import predict
 from practical3.training import checkpoint
-from practical3.training.config import profile
+from practical3.training.profiles import profile
 
 CFG = profile("smoke").replace(base_channels=4, depth=2, image_size=32)
 

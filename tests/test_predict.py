@@ -26,7 +26,7 @@ from practical3.plots.overlay import overlay
 from practical3.predict import CSV_FILE, STEM_ROOM, output_names, predict
 from practical3.scoring.severity import infected_percent
 from practical3.training import checkpoint
-from practical3.training.config import profile
+from practical3.training.profiles import profile
 
 CFG = profile("smoke").replace(base_channels=4, depth=2)
 # (width, height) of each good input written by `write_inputs`

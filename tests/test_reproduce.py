@@ -11,7 +11,7 @@ from practical3 import pipeline, reproduce
 from practical3.base.paths import ReportPlace
 from practical3.data.synth import synthesize
 from practical3.evaluation.results import Results, load_parts
-from practical3.training.config import PROFILES
+from practical3.training.profiles import PROFILES
 
 
 def row(unit: str, committed, regenerated, ci95=None) -> reproduce.Row:

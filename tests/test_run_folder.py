@@ -18,8 +18,9 @@ from practical3.base.lock import exclusive
 from practical3.cli import main
 from practical3.models import build_model
 from practical3.training import checkpoint
-from practical3.training.config import PROFILES, RULES, TrainConfig, profile, validate
+from practical3.training.config import RULES, TrainConfig, validate
 from practical3.training.loop import ensure_trained, resume, train
+from practical3.training.profiles import PROFILES, profile
 
 # Every epoch of this run beats the one before (val score 0.014, 0.058, 0.165): best.pt is
 # written at each, so a kill between the two writes of epoch 3 leaves last.pt one behind.

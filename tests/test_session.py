@@ -11,16 +11,9 @@ from practical3.base.errors import ConfigError
 from practical3.base.paths import DATA_ENV, HOME_ENV, PROFILE_ENV, find_project_root
 from practical3.data import sources
 from practical3.data.sources import SYNTHETIC_MARKER, describe
-from practical3.session import (
-    AUTO,
-    choose_profile,
-    default_data_root,
-    explain_profile,
-    profile_table,
-    start,
-)
+from practical3.session import choose_profile, default_data_root, explain_profile, start
 from practical3.training import runs
-from practical3.training.config import profile
+from practical3.training.profiles import AUTO, profile
 
 
 @pytest.mark.parametrize(("gpu", "real", "expected"), [
@@ -32,14 +25,6 @@ def test_auto_follows_the_one_table(data, tmp_path, monkeypatch, gpu, real, expe
     cfg, why = explain_profile("auto", copy)
     assert cfg.profile == expected == AUTO[gpu, real][0]
     assert why == f"auto: {AUTO[gpu, real][1]}"
-
-
-def test_the_readme_shows_the_one_table():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert profile_table() in readme
-    assert profile_table().splitlines()[4] == (
-        "| CPU | yes | `laptop` | real data but no GPU: the CPU protocol measured on real data "
-        "| 96 px, base 16, 54 epochs, batch 16; a 3000 + 400 image subset of the real copy |")
 
 
 def test_the_run_folder_is_worked_out_once_at_start(data, monkeypatch):

@@ -18,8 +18,8 @@ from practical3.data.synth import synthesize
 from practical3.evaluation.evaluate import evaluate
 from practical3.training import checkpoint
 from practical3.training import loop as train_module
-from practical3.training.config import profile
 from practical3.training.loop import ensure_trained, resume, train
+from practical3.training.profiles import profile
 from practical3.training.runs import run_id
 
 TIMING = ["epoch_time_s", "train_images_per_s"]

@@ -1,7 +1,9 @@
 """Training: the run's settings, its identity and folder, checkpoints, losses, device and
 precision, and the loop.
 
-- ``config``: ``TrainConfig`` and the named profiles;
+- ``config``: ``TrainConfig`` and the rules that check its settings;
+- ``profiles``: the named profiles, the one ``auto`` picks, and their table;
+- ``settings``: the settings a command may override, parsed from text;
 - ``runs``: a run's id (settings + data fingerprint) and default folder;
 - ``checkpoint``: atomic saves, safe loads, the model of a checkpoint;
 - ``losses``: BCE, Dice (batch and per image), focal, their sums;

@@ -1,7 +1,8 @@
-"""Run settings: one frozen config object per training run, and the named profiles.
+"""Run settings: one frozen config object per training run, and the rules that check it.
 
-Every size, epoch count and seed a run uses comes from a ``TrainConfig``; the profile names
-are the only presets. A run folder stores its config, so a result always says how it was made.
+Every size, epoch count and seed a run uses comes from a ``TrainConfig``; the named presets
+are ``training.profiles``. A run folder stores its config, so a result always says how it was
+made.
 """
 
 from __future__ import annotations
@@ -76,37 +77,6 @@ class TrainConfig:
         data = dict(data)
         data["synth"] = SynthSpec(**data["synth"])
         return cls(**data)
-
-
-PROFILES: dict[str, TrainConfig] = {
-    # CPU, seconds, tiny synthetic data: unit tests and nbval.
-    "smoke": TrainConfig(
-        profile="smoke", image_size=64, base_channels=8, epochs=2, batch_size=8,
-        synth=SynthSpec(per_class=4, size=64),
-    ),
-    # CPU, a few minutes: what `make figures` trains when no real data or GPU is present.
-    "demo": TrainConfig(
-        profile="demo", image_size=96, base_channels=16, epochs=30, batch_size=12, lr=2e-3,
-        synth=SynthSpec(per_class=40, size=128),
-    ),
-    # CPU with real data, about 50 minutes on 2 cores: chosen by benchmarks/real_cpu_protocol.py.
-    "laptop": TrainConfig(
-        profile="laptop", image_size=96, base_channels=16, epochs=54, batch_size=16,
-        max_train_images=3000, max_val_images=400, synth=SynthSpec(per_class=100, size=128),
-    ),
-    # The report's protocol: Infection part, 256x256, 30 epochs, on a GPU.
-    "full": TrainConfig(
-        profile="full", image_size=256, base_channels=64, epochs=30, batch_size=32,
-        device="cuda", synth=SynthSpec(per_class=200, size=256),
-    ),
-}
-
-
-def profile(name: str) -> TrainConfig:
-    """The profile called ``name``."""
-    if name not in PROFILES:
-        raise ConfigError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}")
-    return PROFILES[name]
 
 
 # --- validation: every setting checked before any work ------------------------------------

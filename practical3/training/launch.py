@@ -22,8 +22,9 @@ from typing import TextIO
 import pandas as pd
 
 from practical3.base.errors import ConfigError, RunError
-from practical3.training.config import TrainConfig, profile
+from practical3.training.config import TrainConfig
 from practical3.training.distributed import World, check_batch_size
+from practical3.training.profiles import profile
 from practical3.training.runs import HISTORY_FILE
 from practical3.training.settings import overridable
 

@@ -10,9 +10,8 @@ from typing import Any
 
 from practical3.base.errors import ConfigError
 from practical3.training.config import TrainConfig
+from practical3.training.profiles import PROFILE_FIELDS
 
-# Not settings a command overrides: the profile is chosen by name, the twin's size comes with it.
-FIXED = ("profile", "synth")
 WORDS = {int: "a whole number", float: "a number"}  # the types text can fail to parse to
 BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
@@ -22,7 +21,7 @@ def overridable() -> dict[str, type]:
     in the config's order."""
     hints = typing.get_type_hints(TrainConfig)
     return {field.name: _scalar(hints[field.name]) for field in dataclasses.fields(TrainConfig)
-            if field.name not in FIXED}
+            if field.name not in PROFILE_FIELDS}
 
 
 def _scalar(hint: Any) -> type:
