@@ -128,15 +128,15 @@ COMMITTED = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "result
 
 
 @pytest.mark.parametrize("folder", COMMITTED, ids=[f.name for f in COMMITTED])
-def test_the_committed_comparisons_agree_with_their_runs_and_the_readme(folder):
+def test_the_committed_comparisons_agree_with_their_runs_and_the_experiments_page(folder):
     assert consistency(folder) == []
-    readme = (folder.parents[2] / "README.md").read_text()
-    assert markdown_table(read(folder)) in readme
+    experiments = (folder.parents[2] / "docs" / "experiments.md").read_text()
+    assert markdown_table(read(folder)) in experiments
 
 
 @pytest.mark.skipif(not (REAL := Path(__file__).resolve().parents[1] / "benchmarks" / "results"
                          / "compare-real-lungs-v7").is_dir(), reason="no real-lungs comparison")
-def test_the_readme_real_xrays_table_is_the_comparisons_unet_rows():
-    readme = (REAL.parents[2] / "README.md").read_text()
-    section = readme.split("## Other real X-rays", 1)[1].split("\n## ", 1)[0]
+def test_the_real_xrays_table_is_the_comparisons_unet_rows():
+    experiments = (REAL.parents[2] / "docs" / "experiments.md").read_text()
+    section = experiments.split("## Other real X-rays", 1)[1].split("\n## ", 1)[0]
     assert markdown_table(read(REAL), {"model": "unet"}) in section
