@@ -10,8 +10,8 @@ the 96 px winner A became ``laptop``), D and E in bf16 autocast with channels_la
 what the doubled speed buys, spent on resolution and on a loss that weighs small lesions).
 ``screen`` trains each named candidate into ``runs/screen/<name>``, scores its ``best.pt`` on
 Val at native size and keeps the results in ``results/real-cpu-screen/<name>`` (metrics.json,
-per_image.csv, history.csv, run.json). ``table`` prints the README's table from those files and
-from the committed real report's results (the winner's Test scores). The selection rule:
+per_image.csv, history.csv, run.json). ``table`` prints docs/experiments.md's table from those
+files and from the committed real report's results (the winner's Test scores). The selection rule:
 the imagewise infection Dice over all Val images, where a healthy image given any infection
 scores 0 (``selection_score``; the chosen candidate is the one with the highest).
 """
@@ -124,7 +124,7 @@ def _settings(results: Results) -> list[str]:
 
 
 def table() -> str:
-    """The README's table: every candidate on Val, then the winner's full run on Test."""
+    """docs/experiments.md's table: every candidate on Val, then the winner's full run on Test."""
     head = ["run", "split", "precision", "image px", "base", "loss", "epochs", "Train images",
             "training min", "selection %", "lung Dice %", "COVID-19 infection Dice %",
             "pooled %", "Non-COVID given infection %", "Normal given infection %"]

@@ -47,7 +47,7 @@ def digests(root: Path) -> dict[str, str]:
 
 
 # SHA-256 over (relative path, SHA-256) of every file of synthesize(tmp, 2, size=64): the same
-# on every machine. A change to the twin changes it: update it on purpose (README, "Grading").
+# on every machine. A change to the twin changes it: update it on purpose (docs/reproducing.md).
 PINNED_TWIN = "46c7f7a1563debb060a6e0a847a9af7cf8f8bc1dac1228cf18dfa390032004fb"
 HASH_TWIN = f"""
 import hashlib, sys, tempfile
