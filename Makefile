@@ -13,7 +13,7 @@ EXTRAS := test,notebooks,dicom
 CONSTRAINTS := .ci/constraints.txt
 PIN_VENV := .pin-venv
 
-.PHONY: setup test lint figures reproduce lab clean pin
+.PHONY: setup test lint figures reproduce spread release grade lab clean pin
 
 # $(call install,VENV,PIP_OPTIONS): torch first, then the project with its extras.
 define install
@@ -54,6 +54,23 @@ figures: setup
 # committed numbers (exit 0 when all reproduce); the real report only with DATA=PATH.
 reproduce: setup
 	$(BIN)/python -m practical3 reproduce $(if $(DATA),--data $(DATA))
+
+# Each number's training spread over seeds of a committed report's protocol, kept beside it
+# (docs/reproducing.md): make spread PLACE=twin (PLACE=real needs DATA=PATH).
+PLACE ?= twin
+SEEDS ?= 0 1 2 3 4
+spread: setup
+	$(BIN)/python -m practical3 spread --place $(PLACE) --seeds $(SEEDS) $(if $(DATA),--data $(DATA))
+
+# Teaching (docs/teaching.md): make release OUT=../course [REPO_URL=...] [SOLUTIONS=1];
+# make grade SUBMISSIONS=folder [GRADES=grades] [TIMEOUT=600].
+GRADES ?= grades
+release: setup
+	$(BIN)/python -m practical3 release $(OUT) $(if $(REPO_URL),--repo-url $(REPO_URL)) \
+		$(if $(SOLUTIONS),--solutions)
+
+grade: setup
+	$(BIN)/python -m practical3 grade $(SUBMISSIONS) --out $(GRADES) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 # The course: JupyterLab on the notebooks (01 to 04).
 lab: setup

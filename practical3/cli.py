@@ -393,6 +393,83 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0 if reproduce.passed(outcomes) else 1
 
 
+# --- spread -----------------------------------------------------------------------------------
+
+def _spread_arguments(p: Parser) -> None:
+    from practical3.base.paths import COMMITTED_PLACES
+
+    p.add_argument("--place", choices=COMMITTED_PLACES, required=True,
+                   help="the committed report whose protocol is trained with each seed")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--data", type=Path, help="the copy a real report trained on")
+    p.add_argument("--runs", type=Path, help="runs folder (default runs/): finished runs of "
+                   "the same id are reused")
+    _quiet_argument(p)
+
+
+def _spread(args: argparse.Namespace) -> None:
+    from practical3.base.paths import report_place
+    from practical3.spread import measure
+
+    path = measure(report_place(args.place), args.seeds, args.data, args.runs,
+                   progress=not args.quiet)
+    print(f"wrote {path}: each number's values over seeds {args.seeds}, mean, SD, tolerance")
+
+
+# --- release ----------------------------------------------------------------------------------
+
+def _release_arguments(p: Parser) -> None:
+    p.add_argument("out", type=Path, help="a new folder for the copy (no git history)")
+    p.add_argument("--repo-url", help="where the students clone the course from (the setup "
+                   "cell's URL on Colab and Kaggle); never this repository")
+    p.add_argument("--solutions", action="store_true",
+                   help="the instructor's copy: every answer cell filled with its answer")
+
+
+def _release(args: argparse.Namespace) -> None:
+    from practical3.grading.release import release
+
+    folder = release(args.out, args.repo_url, args.solutions)
+    kind = "instructor's copy (answers filled in)" if args.solutions else "students' copy"
+    print(f"wrote the {kind} of the course into {folder}")
+    if not args.repo_url:
+        print("no --repo-url: on Colab and Kaggle its setup cell clones nothing until you "
+              "give the URL you will push it to", file=sys.stderr)
+
+
+# --- grade ------------------------------------------------------------------------------------
+
+def _grade_arguments(p: Parser) -> None:
+    from practical3.grading.grade import GRADING_PROFILE
+    from practical3.grading.sandbox import Limits
+    from practical3.training.profiles import PROFILES
+
+    p.add_argument("submissions", type=Path,
+                   help="one folder per student (its name is the student's id) holding their "
+                        "notebooks, loose or in a .zip")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for gradebook.csv and <student>/feedback.md")
+    p.add_argument("--timeout", type=float, default=Limits.timeout_s,
+                   help=f"seconds per notebook (default {Limits.timeout_s:.0f})")
+    p.add_argument("--memory-gb", type=float, default=Limits.memory_bytes / 2**30,
+                   help=f"address space per notebook run, GiB (default "
+                        f"{Limits.memory_bytes / 2**30:.0f})")
+    p.add_argument("--profile", choices=list(PROFILES), default=GRADING_PROFILE,
+                   help=f"the grading profile (default {GRADING_PROFILE}: every exercise can "
+                        "be answered)")
+    _quiet_argument(p)
+
+
+def _grade(args: argparse.Namespace) -> None:
+    from practical3.grading.grade import GRADEBOOK, grade
+    from practical3.grading.sandbox import Limits
+
+    limits = Limits(timeout_s=args.timeout, memory_bytes=int(args.memory_gb * 2**30))
+    marks = grade(args.submissions, args.out, args.profile, limits, progress=not args.quiet)
+    students = len({m.student for m in marks})
+    print(f"graded {students} students: {args.out / GRADEBOOK}")
+
+
 # --- the commands -----------------------------------------------------------------------------
 
 class Command(NamedTuple):
@@ -425,6 +502,12 @@ COMMANDS: dict[str, Command] = {
                         "report", _pipeline_arguments, _pipeline),
     "reproduce": Command("regenerate every committed report from scratch and compare its "
                          "numbers", _reproduce_arguments, _reproduce),
+    "release": Command("write the students' copy of the course (or --solutions the "
+                       "instructor's)", _release_arguments, _release),
+    "grade": Command("grade a class's notebooks: gradebook.csv and feedback per student",
+                     _grade_arguments, _grade),
+    "spread": Command("train a committed report's protocol with several seeds: each number's "
+                      "spread and reproduction tolerance", _spread_arguments, _spread),
 }
 
 

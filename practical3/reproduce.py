@@ -3,13 +3,15 @@ number, whether they reproduce what is committed.
 
 Each report (real, twin, gpu) is regenerated with the data it names (the twin made afresh by
 ``synth`` with its run's settings; a real copy only when given) into
-``runs/reproduce/<report>/`` with its own runs folder (passed to ``pipeline.run``), never
-``runs/``'s runs, ``report/`` or ``figures/``; decoded caches are shared, being keyed by their
-source files' contents. A report whose data or device is absent here is listed with what it
-needs, not failed. The data fingerprint, run id and image counts must be identical; each score
-must lie within ``TOLERANCE`` of the committed one (measured: training on another CPU differs by
-floating-point noise; README "Grading"); whether it also lies inside the committed 95 % interval
-is shown, not judged.
+``runs/reproduce/<report>/`` with its own runs folder, never ``runs/``'s runs, ``report/`` or
+``figures/``: each part is trained with the committed run's config at the precision it records
+(``protocol_config``) and evaluated on Test as the pipeline does (``regenerate_part``). A
+report whose data, device or measured spread is absent here is listed with what it needs, not
+failed. The data fingerprint, the protocol, the precision used and the counts fixed by the data
+must be identical; each other number must lie within its own tolerance, measured over seeds of
+the same protocol and kept beside the committed results (``SPREAD_FILE``, written by
+``practical3 spread``; docs/reproducing.md). Whether it also lies inside the committed 95 %
+interval is shown, not judged.
 """
 
 from __future__ import annotations
@@ -22,21 +24,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from practical3 import pipeline
 from practical3.base import paths
 from practical3.base.atomic import write_text
 from practical3.base.errors import ResultsError
 from practical3.data.synth import synthesize
-from practical3.evaluation.results import Results, load_parts
+from practical3.evaluation.evaluate import evaluate
+from practical3.evaluation.results import Results, gather_run, load_parts
 from practical3.report.context import lesion_size_rows
+from practical3.training.config import TrainConfig
+from practical3.training.device import choose_precision, resolve_device
+from practical3.training.loop import ensure_trained
+from practical3.training.runs import BEST, default_run_dir, identify
 
-# Largest difference from the committed number that still reproduces, by unit: twice the
-# largest measured between three demo-profile runs of the twin with other thread settings
-# (benchmarks/reproduction_tolerance.py; README, "Grading"): 0.050 for a fraction (a Val
-# selection score; 0.034 on Test), 0.23 px for an HD95, 0.10 pp for a severity percentage,
-# 0 for counts (2 images allowed: one flip each way).
-TOLERANCE = {"fraction": 0.10, "pixels": 0.5, "points": 0.25, "count": 2}
+# The units of numbers judged against a tolerance; "identity" must be equal, "shown" is not
+# judged.
+JUDGED_UNITS = ("fraction", "pixels", "points", "count")
 REPORT_FILE, TABLE_FILE = "reproduce.md", "reproduce.json"
+# The measured spread of every number, beside a committed report's results folder.
+SPREAD_FILE = "training_spread.json"
 SCORE_KEYS = ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset",
               "healthy_fp_rate")
 
@@ -47,24 +52,29 @@ class Row:
 
     part: str
     name: str
-    unit: str  # "identity" (must be equal), a TOLERANCE unit, or "shown" (not judged)
+    unit: str  # "identity" (must be equal), one of JUDGED_UNITS, or "shown" (not judged)
     committed: Any
     regenerated: Any
     ci95: list[float] | None = None
+    tolerance: float | None = None  # its measured tolerance (judged units only)
 
     @property
     def difference(self) -> float | None:
         numbers = (self.committed, self.regenerated)
-        if self.unit in TOLERANCE and all(isinstance(n, (int, float)) for n in numbers):
+        if self.unit in JUDGED_UNITS and all(isinstance(n, (int, float)) for n in numbers):
             return self.regenerated - self.committed
         return None
 
     @property
     def verdict(self) -> str:
-        """identical, within (the tolerance), differs, or shown (not judged)."""
-        if self.unit == "shown" or self.committed == self.regenerated:
-            return "shown" if self.unit == "shown" else "identical"
-        if self.difference is not None and abs(self.difference) <= TOLERANCE[self.unit]:
+        """identical, within (its tolerance), differs, or shown (not judged). A judged number
+        without a measured tolerance differs: run ``practical3 spread`` again."""
+        if self.unit == "shown":
+            return "shown"
+        if self.committed == self.regenerated or _both_nan(self.committed, self.regenerated):
+            return "identical"
+        if self.difference is not None and self.tolerance is not None \
+                and abs(self.difference) <= self.tolerance:
             return "within"
         return "differs"
 
@@ -87,13 +97,45 @@ class Outcome:
     rows: list[Row] = field(default_factory=list)
 
 
+def _both_nan(a: Any, b: Any) -> bool:
+    return all(isinstance(v, float) and math.isnan(v) for v in (a, b))
+
+
+def precision_used(run: dict[str, Any]) -> str:
+    """The precision a run trained in (``run.json`` before the precision issue called it
+    ``precision``)."""
+    return run.get("precision_used", run["precision"])
+
+
+def protocol(run: dict[str, Any]) -> dict[str, Any]:
+    """What makes two runs the same protocol: the config but its seed and precision setting
+    (the precision used is judged on its own)."""
+    return {k: v for k, v in run["config"].items() if k not in ("seed", "precision")}
+
+
+def protocol_config(run: dict[str, Any], seed: int | None = None) -> TrainConfig:
+    """The config of the run recorded in ``run`` (``seed`` replaced if given), at the precision
+    it used: its own setting when that resolves to the same precision here (same run id), else
+    that precision by name (e.g. an fp32 run on a CPU where ``auto`` would pick bf16)."""
+    cfg = TrainConfig.from_dict(run["config"])
+    cfg = cfg if seed is None else cfg.replace(seed=seed)
+    used = precision_used(run)
+    if choose_precision(cfg.precision, resolve_device(cfg.device)).name != used:
+        cfg = cfg.replace(precision=used)
+    return cfg
+
+
 def printed_numbers(results: Results) -> dict[str, tuple[str, Any, list[float] | None]]:
     """Every number the report prints from one model's results: name -> (unit, value, its
-    committed 95 % interval if any)."""
+    committed 95 % interval if any). The run id is shown: it hashes the precision setting,
+    which a regeneration may have to name (``protocol_config``), and the protocol and the
+    precision used are judged instead."""
     metrics, run, history = results.metrics, results.run, results.history
     numbers: dict[str, tuple[str, Any, list[float] | None]] = {
         "data fingerprint": ("identity", run["data"]["fingerprint"], None),
-        "run id": ("identity", metrics["run_id"], None),
+        "protocol": ("identity", json.dumps(protocol(run), sort_keys=True), None),
+        "precision used": ("identity", precision_used(run), None),
+        "run id": ("shown", metrics["run_id"], None),
         "train images": ("identity", run["n_train_images"], None),
         "val images": ("identity", run["n_val_images"], None),
         "test images": ("identity", metrics["data"]["n_images"], None),
@@ -140,14 +182,40 @@ def _unit(key: str) -> str:
     return "points" if "percent" in key else "fraction"
 
 
-def compare(committed: dict[str, Results], regenerated: dict[str, Results]) -> list[Row]:
-    """Every printed number of every part, committed beside regenerated."""
+def compare(committed: dict[str, Results], regenerated: dict[str, Results],
+            tolerances: dict[str, dict[str, float]]) -> list[Row]:
+    """Every printed number of every part, committed beside regenerated, each judged number
+    with its tolerance from ``tolerances`` (part -> name -> tolerance; ``read_tolerances``)."""
     rows = []
     for part, results in committed.items():
         found = printed_numbers(regenerated[part]) if part in regenerated else {}
+        limits = tolerances.get(part, {})
         for name, (unit, value, ci95) in printed_numbers(results).items():
-            rows.append(Row(part, name, unit, value, found.get(name, (unit, None))[1], ci95))
+            rows.append(Row(part, name, unit, value, found.get(name, (unit, None))[1], ci95,
+                            limits.get(name) if unit in JUDGED_UNITS else None))
     return rows
+
+
+def spread_path(place: paths.ReportPlace) -> Path:
+    """Where a committed report keeps its measured spread: beside its results folder."""
+    return place.results.parent / SPREAD_FILE
+
+
+def read_tolerances(path: Path, committed: dict[str, Results]) -> dict[str, dict[str, float]]:
+    """Each number's tolerance (part -> name -> tolerance) from the spread file at ``path``;
+    a ResultsError when it is absent or was measured for another protocol or data."""
+    command = "practical3 spread --place NAME (docs/reproducing.md)"
+    if not path.is_file():
+        raise ResultsError(f"{path}: no measured spread; measure it with {command}")
+    spread = json.loads(path.read_text())
+    for part, results in committed.items():
+        measured = spread["parts"].get(part)
+        if measured is None or measured["protocol"] != protocol(results.run) \
+                or measured["data_fingerprint"] != results.run["data"]["fingerprint"]:
+            raise ResultsError(f"{path}: measured for another protocol or other data than the "
+                               f"committed {part} run; measure it again with {command}")
+    return {part: {name: number["tolerance"] for name, number in measured["numbers"].items()}
+            for part, measured in spread["parts"].items()}
 
 
 def needs(committed: Results, data: Path | None, cuda: bool) -> str:
@@ -165,16 +233,37 @@ def needs(committed: Results, data: Path | None, cuda: bool) -> str:
     return ""
 
 
-def regenerate(committed: dict[str, Results], data: Path | None, folder: Path) -> Path:
-    """Train, evaluate and report the parts of ``committed`` afresh in ``folder`` (emptied
-    first) on the data it names; returns the regenerated results folder."""
-    shutil.rmtree(folder, ignore_errors=True)
-    run = next(iter(committed.values())).run
+def data_for(run: dict[str, Any], data: Path | None, folder: Path) -> Path:
+    """The data ``run`` trained on: its synthetic twin made afresh in ``folder / "data"`` (synth
+    is machine-independent), else the copy given; a ResultsError when its fingerprint is not
+    the run's (checked by the caller through ``regenerate_part``'s run)."""
     if run["data"]["kind"] == "synthetic":
-        data = synthesize(folder / "data", **run["config"]["synth"])
-    pipeline.run(run["config"]["profile"], data, parts=list(committed),
-                 results_dir=folder / "results", figures_dir=folder / "figures",
-                 report_path=folder / "report.md", runs=folder / "runs", progress=False)
+        return synthesize(folder / "data", **run["config"]["synth"])
+    if data is None:
+        raise ResultsError(f"needs a copy of {run['data']['dataset']}: --data PATH")
+    return data
+
+
+def regenerate_part(cfg: TrainConfig, data: Path, runs: Path, results_dir: Path,
+                    progress: bool = False) -> Path:
+    """Train ``cfg`` on ``data`` under ``runs`` (a finished run of the same id is reused) and
+    evaluate its best checkpoint on Test into ``results_dir`` as the pipeline does; returns
+    ``results_dir``."""
+    run_dir = default_run_dir(cfg, identify(cfg, data).run_id, runs)
+    ensure_trained(cfg, data, run_dir, progress)
+    evaluate(run_dir / BEST, data, results_dir, device=cfg.device, progress=progress)
+    gather_run(run_dir, results_dir)
+    return results_dir
+
+
+def regenerate(committed: dict[str, Results], data: Path | None, folder: Path) -> Path:
+    """Train and evaluate the parts of ``committed`` afresh in ``folder`` (emptied first) on
+    the data they name, each with its committed protocol; returns the results folder."""
+    shutil.rmtree(folder, ignore_errors=True)
+    root = data_for(next(iter(committed.values())).run, data, folder)
+    for part, results in committed.items():
+        regenerate_part(protocol_config(results.run), root, folder / "runs",
+                        folder / "results" / part)
     return folder / "results"
 
 
@@ -185,10 +274,14 @@ def reproduce_place(place: paths.ReportPlace, data: Path | None, out_dir: Path,
         return Outcome(place.name, "not committed", f"no results in {place.results}")
     committed = load_parts(place.results)
     missing = needs(next(iter(committed.values())), data, cuda)
+    try:
+        tolerances = read_tolerances(spread_path(place), committed)
+    except ResultsError as err:
+        missing = missing or str(err)
     if missing:
         return Outcome(place.name, "not reproducible here", missing)
     regenerated = load_parts(regenerate(committed, data, out_dir / place.name))
-    rows = compare(committed, regenerated)
+    rows = compare(committed, regenerated, tolerances)
     failed = [row for row in rows if row.verdict == "differs"]
     reason = f"{len(failed)} of {len(rows)} numbers differ" if failed else \
         f"{len(rows)} numbers compared"
@@ -225,32 +318,33 @@ def reproduce(data: str | Path | None = None, out_dir: str | Path | None = None,
 def _as_json(outcome: Outcome) -> dict[str, Any]:
     rows = [{**asdict(row), "difference": row.difference, "verdict": row.verdict,
              "interval": row.interval} for row in outcome.rows]
-    return {**asdict(outcome), "rows": rows, "tolerance": TOLERANCE}
+    return {**asdict(outcome), "rows": rows}
 
 
 def _show(value: Any) -> str:
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:.4f}"
-    if isinstance(value, str) and len(value) == 64:  # a SHA-256: its first 16 digits
+    if isinstance(value, str) and len(value) > 40:  # a SHA-256, a protocol: its start
         return f"{value[:16]}..."
     return "-" if value is None else str(value)
 
 
 def markdown(outcomes: Sequence[Outcome]) -> str:
     """The outcomes as Markdown: one line per report, then one table per reproduced report."""
-    tolerance = ", ".join(f"{unit} {limit}" for unit, limit in TOLERANCE.items())
     lines = ["# Reproduce: committed reports regenerated from scratch", "",
-             f"Tolerance (largest difference that reproduces): {tolerance}.", ""]
+             f"Each number's tolerance is its own, measured over seeds ({SPREAD_FILE} beside "
+             "the committed results; docs/reproducing.md).", ""]
     lines += [f"- **{o.report}**: {o.status}" + (f" ({o.reason})" if o.reason else "")
               for o in outcomes]
     for outcome in outcomes:
         if not outcome.rows:
             continue
         lines += ["", f"## {outcome.report}: {outcome.status}", "",
-                  "| part | number | committed | regenerated | difference | verdict | "
-                  "committed 95 % CI |", "| --- | --- | --- | --- | --- | --- | --- |"]
+                  "| part | number | committed | regenerated | difference | tolerance | verdict "
+                  "| committed 95 % CI |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         lines += [f"| {r.part} | {r.name} | {_show(r.committed)} | {_show(r.regenerated)} | "
-                  f"{_show(r.difference)} | {r.verdict} | {r.interval} |" for r in outcome.rows]
+                  f"{_show(r.difference)} | {_show(r.tolerance)} | {r.verdict} | {r.interval} |"
+                  for r in outcome.rows]
     return "\n".join(lines) + "\n"
 
 

@@ -21,11 +21,12 @@ LAYERS = {
     "practical3.platforms": 6, "practical3.session": 6, "practical3.predict": 6,
     "practical3.course": 6,
     "practical3.pipeline": 7, "practical3.compare": 7, "practical3.reproduce": 7,
+    "practical3.spread": 7, "practical3.grading": 7,
     "practical3.cli": 8,
     "practical3.__main__": 9, "practical3": 0,
 }
 SUBPACKAGES = ("base", "data", "models", "scoring", "training", "evaluation", "plots", "report",
-               "course")
+               "course", "grading")
 
 
 def module_name(path: Path) -> str:
