@@ -104,7 +104,7 @@ def _both_nan(a: Any, b: Any) -> bool:
 def precision_used(run: dict[str, Any]) -> str:
     """The precision a run trained in (``run.json`` before the precision issue called it
     ``precision``)."""
-    return run.get("precision_used", run["precision"])
+    return run["precision_used"] if "precision_used" in run else run["precision"]
 
 
 def protocol(run: dict[str, Any]) -> dict[str, Any]:
