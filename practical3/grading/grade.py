@@ -21,7 +21,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import nbformat
 
 from practical3.base.atomic import write_text
 from practical3.base.errors import ConfigError, OutputError
-from practical3.base.paths import writable_folder
+from practical3.base.paths import project_root, writable_folder
 from practical3.course.exercises import EXERCISES
 from practical3.course.points import POINTS
 from practical3.grading import answers, execute, sandbox
@@ -137,15 +137,16 @@ def environment(course_root: Path, home: Path, profile: str) -> dict[str, str]:
 
 
 def run_notebook(path: Path, course_root: Path, home: Path, folder: Path, profile: str,
-                 limits: sandbox.Limits, uid: int | None = None,
-                 context: bool = False) -> sandbox.Finished:
+                 limits: sandbox.Limits, uid: int | None = None, context: bool = False,
+                 protected: Sequence[Path] = (), writable: Path | None = None
+                 ) -> sandbox.Finished:
     """Run the notebook at ``path`` (inside ``course_root``) with keepers writing to ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "practical3.grading.execute", str(path), str(folder)]
     env = environment(course_root, home, profile)
     sandbox.hand_over(home.parent, uid)
     return sandbox.run([*command, *(["--context"] if context else [])], path.parent, env,
-                       limits, uid)
+                       limits, uid, protected, writable)
 
 
 def prepare(work: Path, numbers: Iterable[str], profile: str, limits: sandbox.Limits) -> Course:
@@ -176,9 +177,11 @@ def _outcome(folder: Path) -> dict[str, object]:
 
 
 def grade_student(student: str, found: dict[str, Path], course: Course, scratch: Path,
-                  limits: sandbox.Limits, uid: int | None) -> list[Mark]:
+                  limits: sandbox.Limits, uid: int | None,
+                  protected: Sequence[Path] = ()) -> list[Mark]:
     """Every exercise of one student: run each submitted notebook in a scratch copy of the
-    course, then judge each answer against the grader's context."""
+    course (``protected`` folders read-only to it, where the system allows), then judge each
+    answer against the grader's context."""
     marks = []
     copy = scratch / "course"
     shutil.copytree(course.root, copy, symlinks=True)
@@ -197,7 +200,7 @@ def grade_student(student: str, found: dict[str, Path], course: Course, scratch:
         shutil.copyfile(found[number], target)
         folder = scratch / "answers" / number
         finished = run_notebook(target, copy, scratch / "home", folder, course.profile,
-                                limits, uid)
+                                limits, uid, protected=protected, writable=scratch)
         outcome = _outcome(folder)
         for key in keys:
             status, message = _judged(key, folder, course, finished, outcome, limits)
@@ -273,7 +276,8 @@ def grade(submissions: str | Path, out: str | Path, profile: str = GRADING_PROFI
             scratch.mkdir(parents=True)
             found = submitted(folder, scratch)
             uid = sandbox.SANDBOX_UID + n if users else None
-            mine = grade_student(student, found, course, scratch, limits, uid)
+            mine = grade_student(student, found, course, scratch, limits, uid,
+                                 [project_root(), submissions, out, work])
             write_text(out / student / FEEDBACK, feedback_text(student, mine))
             bar.write(summary(student, mine))
             marks += mine

@@ -3,8 +3,12 @@
 Each submission runs in its own scratch copy of the course. Where the grader runs as root, the
 run also gets a user id of its own (``SANDBOX_UID + n``, no login, no groups), which owns only
 that scratch copy: the teacher's checkout, the gradebook and the other submissions are then
-read-only to it, as the file system's permissions say (tests/test_grade.py tries to write
-into each). Elsewhere the scratch copy is the only separation, and ``isolation()`` says so.
+read-only to it, as the file system's permissions say. Otherwise, on Linux where mount
+namespaces are allowed (root, or unprivileged user namespaces), the run sees the teacher's
+checkout, the submissions, the grader's output and work folders as read-only bind mounts in a
+mount namespace of its own, with only its scratch copy writable (``read_only_mounts``);
+tests/test_grade.py tries to write into each. Elsewhere the scratch copy is the only
+separation, and ``isolation()`` says so.
 Every run gets an address-space limit, a file-size limit, no core files and a wall-clock
 limit; past it, the run and every process it started (its kernel too) are killed.
 """
@@ -12,8 +16,11 @@ limit; past it, the run and every process it started (its kernel too) are killed
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,11 +64,44 @@ def separate_users() -> bool:
         and others_can_run(Path(sys.prefix).resolve())
 
 
+def _unshare(command: Sequence[str]) -> list[str]:
+    """``command`` in a mount namespace of its own (mapped to root when not root)."""
+    as_root = [] if os.geteuid() == 0 else ["--map-root-user"]
+    return ["unshare", "--mount", "--propagation", "private", *as_root, *command]
+
+
+@functools.cache
+def read_only_mounts() -> bool:
+    """Whether runs can get read-only bind mounts in a mount namespace of their own: Linux,
+    ``unshare`` on the PATH, and namespaces allowed (probed once, on a throwaway bind)."""
+    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
+        return False
+    here = shlex.quote(str(Path(sys.prefix).resolve()))
+    probe = _unshare(["sh", "-ec", f"mount --bind {here} {here}; "
+                                   f"mount -o remount,bind,ro {here} {here}"])
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
+def confined(command: Sequence[str], protected: Sequence[Path], writable: Path
+             ) -> list[str]:
+    """``command`` run where every folder of ``protected`` is a read-only bind mount and
+    ``writable`` (inside one of them, e.g. the submission's scratch copy) is writable again."""
+    steps = [f"mount --bind {shlex.quote(str(p))} {shlex.quote(str(p))} && "
+             f"mount -o remount,bind,ro {shlex.quote(str(p))} {shlex.quote(str(p))}"
+             for p in protected]
+    steps.append(f"mount --bind {shlex.quote(str(writable))} {shlex.quote(str(writable))}")
+    return _unshare(["sh", "-ec", "; ".join([*steps, 'exec "$@"']), "sh", *command])
+
+
 def isolation() -> str:
     """What keeps a submission from the teacher's files and the others', in a sentence."""
     if separate_users():
         return ("each submission runs as a user of its own in its own scratch copy: the "
                 "teacher's files, the gradebook and other submissions are read-only to it")
+    if read_only_mounts():
+        return ("each submission runs in its own scratch copy, in a mount namespace where the "
+                "teacher's checkout, the submissions, the gradebook's folder and the grader's "
+                "work folder are read-only")
     why = "the grader is not root" if os.geteuid() else \
         f"other users cannot run {Path(sys.executable).resolve()}"
     return (f"each submission runs in its own scratch copy, as the grader's own user ({why}): "
@@ -89,8 +129,13 @@ def _limit(limits: Limits, uid: int | None) -> None:
 
 
 def run(command: Sequence[str], cwd: Path, env: Mapping[str, str], limits: Limits,
-        uid: int | None = None) -> Finished:
-    """Run ``command`` in ``cwd`` with only ``env``, ``limits`` and (as root) user ``uid``."""
+        uid: int | None = None, protected: Sequence[Path] = (),
+        writable: Path | None = None) -> Finished:
+    """Run ``command`` in ``cwd`` with only ``env``, ``limits`` and (as root) user ``uid``;
+    without a user of its own, ``protected`` folders are mounted read-only where the system
+    allows it, all but ``writable``."""
+    if uid is None and protected and writable is not None and read_only_mounts():
+        command = confined(command, protected, writable)
     process = subprocess.Popen(list(command), cwd=cwd, env=dict(env), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True,
                                preexec_fn=lambda: _limit(limits, uid))
