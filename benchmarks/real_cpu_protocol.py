@@ -139,6 +139,21 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def parity_table() -> str:
+    """fp32 against bf16 at the parity protocol on Val, one row per run."""
+    head = ["run", "precision", "seed", "training min", "selection %", "lung Dice %",
+            "COVID-19 infection Dice %", "pooled %", "Non-COVID given infection %",
+            "Normal given infection %"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for folder in sorted(PARITY_DIR.iterdir()):
+        results = load(folder)
+        settings = _settings(results)
+        lines.append("| " + " | ".join([folder.name, settings[0],
+                                        str(results.run["config"]["seed"]), settings[-1],
+                                        *_scores(results)]) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,6 +168,7 @@ def main() -> None:
     parity_parser.add_argument("--data", type=Path, required=True)
     parity_parser.add_argument("seeds", nargs="+", type=int)
     sub.add_parser("table")
+    sub.add_parser("parity-table")
     args = parser.parse_args()
     if args.command == "screen":
         screen(args.data, args.names)
@@ -160,6 +176,8 @@ def main() -> None:
         seeds(args.data, args.name, args.seeds)
     elif args.command == "parity":
         parity(args.data, args.seeds)
+    elif args.command == "parity-table":
+        print(parity_table())
     else:
         print(table())
 
