@@ -95,5 +95,6 @@ def test_resume_restores_the_generators_of_the_gpus_that_exist(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, d: restored.append(d))
     saved = {"torch": torch.get_rng_state(), "cuda": [torch.zeros(16, dtype=torch.uint8)] * 2}
-    train_module._set_rng_state(saved)  # saved on Kaggle's two T4s, resumed on one GPU
+    # saved on Kaggle's two T4s, resumed on one GPU
+    train_module._set_rng_state(saved, torch.device("cpu"))
     assert restored == [0]

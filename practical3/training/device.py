@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import Tensor
