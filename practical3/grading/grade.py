@@ -29,7 +29,7 @@ import nbformat
 
 from practical3.base.atomic import write_text
 from practical3.base.errors import ConfigError, OutputError
-from practical3.base.paths import project_root, writable_folder
+from practical3.base.paths import HOME_ENV, PROFILE_ENV, project_root, writable_folder
 from practical3.course.exercises import EXERCISES
 from practical3.course.points import POINTS
 from practical3.grading import answers, execute, sandbox
@@ -130,7 +130,7 @@ def environment(course_root: Path, home: Path, profile: str) -> dict[str, str]:
     return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home),
             "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8",
             "PYTHONPATH": str(course_root), "PYTHONDONTWRITEBYTECODE": "1",
-            "PRACTICAL3_HOME": str(course_root), "PRACTICAL3_PROFILE": profile,
+            HOME_ENV: str(course_root), PROFILE_ENV: profile,
             "TMPDIR": str(home / "tmp"), "IPYTHONDIR": str(home / "ipython"),
             "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "MPLCONFIGDIR": str(home / "mpl"),
             "MPLBACKEND": "Agg"}

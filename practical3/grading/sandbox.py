@@ -89,7 +89,8 @@ def confined(command: Sequence[str], protected: Sequence[Path], writable: Path
     steps = [f"mount --bind {shlex.quote(str(p))} {shlex.quote(str(p))} && "
              f"mount -o remount,bind,ro {shlex.quote(str(p))} {shlex.quote(str(p))}"
              for p in protected]
-    steps.append(f"mount --bind {shlex.quote(str(writable))} {shlex.quote(str(writable))}")
+    here = shlex.quote(str(writable))  # a bind inside a read-only one is read-only until remounted
+    steps.append(f"mount --bind {here} {here} && mount -o remount,bind,rw {here} {here}")
     return _unshare(["sh", "-ec", "; ".join([*steps, 'exec "$@"']), "sh", *command])
 
 
