@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import mmap
 from pathlib import Path
 
 import nbformat
@@ -16,6 +17,7 @@ from practical3.base.paths import project_root
 from practical3.course.exercises import EXERCISES
 from practical3.course.points import POINTS
 from practical3.grading import answers, sandbox
+from practical3.grading import judge as judge_module
 from practical3.grading.grade import GRADEBOOK, grade, notebook_of
 from practical3.grading.judge import judge
 from practical3.grading.release import release
@@ -57,6 +59,23 @@ def test_the_judge_uses_the_courses_check():
     assert judge("2.4", 16, ())[0] == "wrong"
     assert judge("2.4", None, ())[0] == "missing"
     assert judge("4.2", 0.1, ({},))[0] == "error"  # a check that fails on it: error
+
+
+def test_a_grader_that_already_maps_much_memory_still_judges(monkeypatch):
+    """The check's memory limit is a budget above what the grader maps, not an absolute cap: a
+    long session that maps more than the budget must still judge right answers right."""
+    reserved = mmap.mmap(-1, judge_module.CHECK_MEMORY_BYTES + 2**30)  # address space only
+    try:
+        assert judge_module.mapped_bytes() > judge_module.CHECK_MEMORY_BYTES
+        assert judge("2.3", build_model("unet", 1, 2, base_channels=8, depth=5), ())[0] == "right"
+    finally:
+        reserved.close()
+
+
+def test_a_check_past_its_memory_budget_is_an_error(monkeypatch):
+    monkeypatch.setattr(judge_module, "CHECK_MEMORY_BYTES", 64 * 2**20)
+    status, message = judge("2.3", build_model("unet", 1, 2, base_channels=256, depth=5), ())
+    assert status == "error" and "memory" in message
 
 
 def cell(source: str) -> nbformat.NotebookNode:

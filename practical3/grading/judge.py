@@ -18,8 +18,17 @@ CHECK_TIMEOUT_S = 120.0
 CHECK_MEMORY_BYTES = 8 * 2**30
 
 
+def mapped_bytes() -> int:
+    """This process's virtual address space now (``VmSize``): what a forked child starts with."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
 def _check(key: str, answer: Any, context: tuple[Any, ...], send: Connection) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (CHECK_MEMORY_BYTES, CHECK_MEMORY_BYTES))
+    # The limit is a budget on top of what the fork inherited: an absolute one would leave a
+    # grader that already maps more than it (a long session, many imports) no room at all.
+    limit = mapped_bytes() + CHECK_MEMORY_BYTES
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         said = feedback(key, answer, *context)
         send.send(("right" if said.right else "wrong", said.message))
