@@ -30,7 +30,8 @@ from practical3.base.errors import ResultsError
 from practical3.data.synth import synthesize
 from practical3.evaluation.evaluate import evaluate
 from practical3.evaluation.results import Results, gather_run, load_parts
-from practical3.report.context import lesion_size_rows
+from practical3.evaluation.seed_spread import SPREAD_FILE
+from practical3.scoring.findings import COVID, lesion_size_rows, missed_entirely
 from practical3.training.config import TrainConfig
 from practical3.training.device import choose_precision, resolve_device
 from practical3.training.loop import ensure_trained
@@ -40,8 +41,6 @@ from practical3.training.runs import BEST, default_run_dir, identify
 # judged.
 JUDGED_UNITS = ("fraction", "pixels", "points", "count")
 REPORT_FILE, TABLE_FILE = "reproduce.md", "reproduce.json"
-# The measured spread of every number, beside a committed report's results folder.
-SPREAD_FILE = "training_spread.json"
 SCORE_KEYS = ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset",
               "healthy_fp_rate")
 
@@ -156,7 +155,7 @@ def printed_numbers(results: Results) -> dict[str, tuple[str, Any, list[float] |
                             _unit(key), value, scores.get(f"{key}_ci95"))
     severity = metrics.get("severity") or {}
     for key, value in severity.items():
-        if "_ci95" not in key:
+        if "_ci95" not in key and not isinstance(value, dict):  # a test's outcome: derived
             numbers[f"severity {key}"] = (_unit(key), value, severity.get(f"{key}_ci95"))
     for variant in metrics["ablation"]["variants"]:
         for key, value in variant.items():
@@ -167,6 +166,10 @@ def printed_numbers(results: Results) -> dict[str, tuple[str, Any, list[float] |
     for i, row in enumerate(lesion_size_rows(results.per_image), 1):
         numbers[f"lesion tercile {i} images"] = ("identity", row["n_images"], None)
         numbers[f"lesion tercile {i} infection dice"] = ("fraction", row["dice"], None)
+        numbers[f"lesion tercile {i} missed entirely"] = ("count", row["n_missed"], None)
+    if "infection" in results.targets:
+        missed = missed_entirely(results.per_image, "infection", COVID)
+        numbers["infection COVID-19 missed_entirely"] = ("count", missed["k"], None)
     return numbers
 
 
@@ -179,7 +182,7 @@ def _unit(key: str) -> str:
         return "count"
     if "hd95" in key:
         return "pixels"
-    return "points" if "percent" in key else "fraction"
+    return "points" if "percent" in key or key.endswith("_pp") else "fraction"
 
 
 def compare(committed: dict[str, Results], regenerated: dict[str, Results],

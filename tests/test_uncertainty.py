@@ -2,10 +2,12 @@
 estimate when every image is drawn once."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from practical3.scoring.metrics import summarize_counts
+from practical3.scoring.summaries import class_summaries
 from practical3.scoring.uncertainty import (
     MIN_IMAGES,
     TOO_FEW,
@@ -68,8 +70,7 @@ def test_score_intervals_with_every_image_drawn_once_are_the_point_estimates():
     point = summarize_counts(counts, names)
     intervals = score_intervals(counts, np.ones((1, 15)), names)
     for target in names:
-        for score in ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset",
-                      "healthy_fp_rate"):
+        for score in ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset"):
             expected = point[target][score]
             got = intervals[target][f"{score}_ci95"]
             assert got == ([pytest.approx(expected)] * 2 if expected is not None else None)
@@ -93,13 +94,13 @@ def test_one_image_gets_no_zero_width_interval():
 def test_a_dice_that_is_zero_by_construction_gets_no_interval():
     # 12 healthy images, 5 with a false-positive infection: every scored image scores 0.
     counts = torch.tensor([[[0, 3, 0, 13]]] * 5 + [[[0, 0, 0, 16]]] * 7)
-    scores = score_intervals(counts, bootstrap_weights(range(12), resamples=50),
-                             ["infection"])["infection"]
+    scores = class_summaries(counts, pd.Series(["Normal"] * 12), ("infection",),
+                             bootstrap_weights(range(12), resamples=50))["infection"]["Normal"]
     for score in ("dice_imagewise", "iou_imagewise", "dice_dataset", "iou_dataset"):
         assert scores[f"{score}_ci95"] is None
         assert scores[f"{score}_ci95_note"] == ZERO_BY_CONSTRUCTION
     low, high = scores["healthy_fp_rate_ci95"]  # the meaningful number keeps its interval
-    assert low < 5 / 12 < high
+    assert low < 5 / 12 < high and scores["healthy_fp_rate_ci95_method"] == "Clopper-Pearson"
 
 
 def test_standard_error_is_the_spread_of_the_resamples():

@@ -3,8 +3,9 @@
 ``evaluate`` orchestrates, top-down: load the model (``inference.load_model``), choose the
 post-processing on Val (``choose_on_val``), predict the split at native size
 (``predict_split``), score it (``score_split``; the math is ``scoring``'s: Dice and IoU per
-target and class, the lungs' HD95, severity, bootstrap intervals) and write ``metrics.json``
-and ``per_image.csv`` as one set (``write_results``). The post-processing chosen on Val is
+target and class, the lungs' HD95, severity, bootstrap and exact intervals), find the split's
+near-duplicates in the other splits (``data.near_duplicates``) and write ``metrics.json`` and
+``per_image.csv`` as one set (``write_results``). The post-processing chosen on Val is
 written beside the checkpoint (``RUN_DIR/postprocessing.json``), where ``practical3 predict``
 applies it.
 """
@@ -28,6 +29,7 @@ from practical3.data.cache import load_decoded
 from practical3.data.decode import read_masks
 from practical3.data.fingerprint import data_fingerprint
 from practical3.data.index import build_index, select_split
+from practical3.data.near_duplicates import near_duplicates
 from practical3.data.sources import describe, metadata, record
 from practical3.evaluation import postprocess, provenance
 from practical3.evaluation.inference import NATIVE_SCORING, LoadedModel, load_model, predict_native
@@ -102,6 +104,7 @@ def evaluate(checkpoint_path: str | Path, data_root: str | Path, out_dir: str | 
         "definitions": {**DEFINITIONS, "scoring": NATIVE_SCORING, "ci95": CI_DEFINITION},
         "postprocessing": {**chosen.record(), "selection": selection},
         **scored.metrics,
+        "near_duplicates": near_duplicates(index, split),
     }, scored.per_image.assign(run_id=run_id))
     write_results(result, out_dir)
     if selection["split"] == "Val":

@@ -8,12 +8,8 @@ reported, ``infection`` the one whose infection scores are (absent: falsy).
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from practical3 import models
 from practical3.data import layout
@@ -23,7 +19,18 @@ from practical3.evaluation.results import Results
 from practical3.models.inspection import count_parameters
 from practical3.plots.evaluation import FIGURES, figure_name
 from practical3.report.formats import FORMATS, markdown_text, with_interval
+from practical3.scoring.findings import (
+    COVID,
+    dice_by_size,
+    healthy_fp_comparison,
+    lesion_size_rows,
+    missed_entirely,
+    size_trend,
+    without_near_duplicates,
+)
 from practical3.scoring.metrics import score_key
+from practical3.scoring.significance import two_samples
+from practical3.scoring.summaries import healthy_fp_count
 from practical3.scoring.uncertainty import LEVEL, MIN_IMAGES, RESAMPLES
 from practical3.training.config import TrainConfig
 from practical3.training.losses import LOSSES
@@ -41,15 +48,35 @@ REFERENCE = {
 # Cited: what the coursework this project grew from printed (imagewise means on its test set).
 COURSEWORK = {"lung": {"dice": 0.5767, "iou": 0.9344},
               "infection": {"dice": 0.8692, "iou": 0.3421}}
-LESION_BINS = 3  # COVID-19 test images split into terciles of true infected area
 # What a results file's data block holds as the copy or the options gave it: escaped for Markdown.
 COPY_TEXT = ("label", "credit", "dataset", "note")
-NO_CLAIM = {"supported": False, "contradicted": False, "undecided": False}
+NO_CLAIM = {"supported": False, "contradicted": False, "undecided": False, "untested": True,
+            "test": None, "p": "no test possible"}
 
 
-def context(parts: dict[str, Results], comparison_dir: Path | None = None) -> dict[str, Any]:
+# The headline numbers the report gives with their training spread over seeds: (model, the
+# number's name in the spread file, what it is, its format).
+SPREAD_HEADLINES = (
+    ("lung", "lung all dice_imagewise", "lung Dice, imagewise, all images", "pct"),
+    ("infection", "infection COVID-19 dice_imagewise", "infection Dice, imagewise, COVID-19 "
+     "images", "pct"),
+    ("infection", "infection COVID-19 missed_entirely", "COVID-19 images with the infection "
+     "missed entirely", "int"),
+    ("infection", "infection COVID-19 dice_dataset", "infection Dice, pooled, COVID-19 images",
+     "pct"),
+    ("infection", "infection Non-COVID healthy_fp_rate", "healthy FP rate, Non-COVID", "pct"),
+    ("infection", "infection Normal healthy_fp_rate", "healthy FP rate, Normal", "pct"),
+    ("infection", "severity bias_pp", "severity bias (predicted - true)", "pp"),
+    ("infection", "severity mae_percentage_points", "severity mean absolute error", "pp"),
+    ("lung", "lung all hd95_mean", "lung HD95, mean (px)", "num"),
+)
+
+
+def context(parts: dict[str, Results], comparison_dir: Path | None = None,
+            spread: dict[str, Any] | None = None) -> dict[str, Any]:
     """The context of a report on the models in ``parts`` (part -> results), with the
-    comparison in ``comparison_dir`` when it is on the same real data."""
+    comparison in ``comparison_dir`` when it is on the same real data and the training spread
+    ``spread`` (``seed_spread.spread_of``) when it was measured for these runs."""
     by_part = {part: model_context(results) for part, results in parts.items()}
     first = shown_data(next(iter(parts.values())).metrics["data"])
     covidqu = first["kind"] == "real" and first["dataset"] == "COVID-QU-Ex"
@@ -67,7 +94,8 @@ def context(parts: dict[str, Results], comparison_dir: Path | None = None) -> di
         "lung": lung,
         "claims": {"lung_classes": lung["discussion"]["lung_classes"],
                    **(infection["discussion"]["claims"] if infection else
-                      {"opacity": NO_CLAIM, "lesion_size": NO_CLAIM})},
+                      {"opacity": NO_CLAIM, "lesion_size": NO_CLAIM,
+                       "severity_bias": NO_CLAIM})},
         "lung_part": "lung" in by_part,
         "both": len(by_part) == 2,
         "models": by_part,
@@ -78,7 +106,41 @@ def context(parts: dict[str, Results], comparison_dir: Path | None = None) -> di
         "uncertainty": {"level": LEVEL, "resamples": RESAMPLES, "min_images": MIN_IMAGES},
         "selection": {"min_gain_points": 100 * MIN_GAIN},
         "comparison": compared if same_data and first["kind"] == "real" else None,
+        "spread": spread_rows(by_part, spread),
+        "near_duplicates": near_duplicate_facts(next(iter(parts.values()))),
     }
+
+
+def spread_rows(by_part: dict[str, dict[str, Any]], spread: dict[str, Any] | None
+                ) -> dict[str, Any] | None:
+    """The ``SPREAD_HEADLINES`` this report has, each with this run's value and its spread
+    over seeds; None when no spread was measured for these runs."""
+    if spread is None:
+        return None
+    rows = []
+    for model_name, name, label, kind in SPREAD_HEADLINES:
+        part = "lung" if model_name == "lung" and "lung" in by_part else "infection"
+        numbers = spread["parts"].get(part, {}).get("numbers", {})
+        if part not in by_part or name not in numbers:
+            continue
+        seed = by_part[part]["config"]["seed"]
+        values = dict(zip(spread["seeds"], numbers[name]["values"], strict=True))
+        rows.append({"label": label, "kind": kind, "seed": seed, "this": values.get(seed),
+                     "values": numbers[name]["values"], "mean": numbers[name]["mean"],
+                     "sd": numbers[name]["sd"]})
+    return {"seeds": spread["seeds"], "machine": spread["machine"], "rows": rows}
+
+
+def near_duplicate_facts(results: Results) -> dict[str, Any] | None:
+    """The Test images with a near-duplicate in Train or Val (``metrics.json``, from
+    ``data.near_duplicates``) and the headline scores without them; None for results that
+    predate the search."""
+    found = results.metrics.get("near_duplicates")
+    if found is None:
+        return None
+    images = [pair["image"] for pair in found["pairs"]]
+    return {**found, "n_pairs": len(images),
+            "scores": without_near_duplicates(results.per_image, images)}
 
 
 def model_context(results: Results) -> dict[str, Any]:
@@ -121,81 +183,74 @@ def shown_data(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def discussion(results: Results) -> dict[str, Any]:
-    """Where the errors fall, and which of the discussion's findings the numbers support: the
-    weakest class per target, the headline scores with their intervals, the healthy false
-    positives by class, and infection Dice by lesion size."""
+    """Where the errors fall, and which comparisons a stated test decides: the weakest class
+    per target, the headline scores with their intervals, the infection missed entirely, the
+    healthy false positives by class, the severity's bias and Dice by lesion size."""
     facts: dict[str, Any] = {}
+    per_image = results.per_image
     for target, by_class in results.metrics["metrics"].items():
         scored = {c: s["dice_imagewise"] for c, s in by_class.items()
                   if c != "all" and s["dice_imagewise"] is not None}
         if scored:
-            worst = min(scored, key=scored.get)
+            worst, best = min(scored, key=scored.get), max(scored, key=scored.get)
+            dice = score_key(target, "dice")
+            test = two_samples(*(per_image.loc[per_image["cls"] == c, dice].to_numpy(float)
+                                 for c in (worst, best)))
             facts[target] = {"worst_class": worst, "worst_dice": scored[worst],
-                             "best_dice": max(scored.values())}
+                             "best_class": best, "best_dice": scored[best],
+                             "test": test.as_dict()}
         if target == "lung":
-            facts["lung_classes"] = verdict(len(scored) >= 2, True)
-            facts["lung_sizes"] = dice_by_size(results.per_image, "lung")
+            test = facts.get("lung", {}).get("test", {})
+            facts["lung_classes"] = claim(test if len(scored) >= 2 else None, True)
+            facts["lung_sizes"] = dice_by_size(per_image, "lung")
             facts["lung_dice_text"] = with_interval(by_class["all"], "dice_imagewise")
     if "infection" in results.targets:
         infection = results.metrics["metrics"]["infection"]
-        covid = infection.get("COVID-19", {"dice_imagewise": None})
+        covid = infection.get(COVID, {"dice_imagewise": None})
         facts["covid_infection_dice"] = covid["dice_imagewise"]
         facts["covid_infection_dice_text"] = with_interval(covid, "dice_imagewise")
-        healthy = [f"{FORMATS['pct'](s['healthy_fp_rate'])} of the {cls} images"
-                   for cls, s in infection.items() if cls not in ("all", "COVID-19")
+        facts["covid_missed"] = missed_entirely(per_image, "infection", COVID)
+        healthy = [f"{FORMATS['pct'](s['healthy_fp_rate'])} "
+                   f"{FORMATS['ci'](s.get('healthy_fp_rate_ci95'))} of the {cls} images "
+                   f"({healthy_fp_count(s)} of {s['n_images_empty_truth']})"
+                   for cls, s in infection.items() if cls not in ("all", COVID)
                    and s["healthy_fp_rate"] is not None]
         facts["healthy_fp_by_class"] = " and ".join(healthy) or "no healthy image (none to score)"
-        facts["lesion_sizes"] = lesion_size_rows(results.per_image)
-        facts["claims"] = {"opacity": opacity_claim(infection),
-                           "lesion_size": lesion_size_claim(facts["lesion_sizes"])}
+        opacity = healthy_fp_comparison(infection)
+        facts["healthy_fp_test"] = opacity
+        facts["lesion_sizes"] = lesion_size_rows(per_image)
+        trend = size_trend(per_image[per_image["cls"] == COVID], "infection")
+        facts["lesion_trend"] = trend.as_dict()
+        smallest = facts["lesion_sizes"][0] if facts["lesion_sizes"] else {}
+        facts["smallest_third"] = smallest
+        bias = (results.metrics.get("severity") or {}).get("bias_test")
+        facts["claims"] = {
+            "opacity": claim(opacity if opacity["n_1"] and opacity["n_2"] else None,
+                             (opacity["k_1"] / max(opacity["n_1"], 1))
+                             > (opacity["k_2"] / max(opacity["n_2"], 1))),
+            "lesion_size": claim(trend.as_dict(), (trend.statistic or 0) > 0),
+            "severity_bias": claim(bias, True)}
     return facts
 
 
-def verdict(decided: bool, holds: bool) -> dict[str, bool]:
-    """A finding's three states, for the template's conditionals: the numbers decide it and
-    support it, decide it and contradict it, or are too few to decide."""
-    return {"supported": decided and holds, "contradicted": decided and not holds,
-            "undecided": not decided}
+def claim(test: dict[str, Any] | None, holds: bool) -> dict[str, Any]:
+    """A comparison's states for the template's conditionals, decided by its stated ``test``
+    (``significance.Comparison.as_dict``): supported (significant, in the stated direction),
+    contradicted (significant, the other way), or no evidence of a difference (not significant,
+    or no test possible: ``untested``); with its test's name and p-value."""
+    significant = bool(test and test["significant"])
+    return {"supported": significant and holds, "contradicted": significant and not holds,
+            "undecided": not significant, "untested": test is None or test["p_value"] is None,
+            "test": (test or {}).get("test"), "p": p_text((test or {}).get("p_value"))}
 
 
-def opacity_claim(infection: dict[str, dict[str, Any]]) -> dict[str, bool]:
-    """"The false positives come from Non-COVID opacities": Non-COVID's healthy false-positive
-    rate is above Normal's; decided when both classes have ``MIN_IMAGES`` healthy images."""
-    rates = [infection.get(cls, {}) for cls in ("Non-COVID", "Normal")]
-    decided = all(r.get("n_images_empty_truth", 0) >= MIN_IMAGES
-                  and r.get("healthy_fp_rate") is not None for r in rates)
-    return verdict(decided, decided and rates[0]["healthy_fp_rate"] > rates[1]["healthy_fp_rate"])
-
-
-def lesion_size_claim(rows: list[dict[str, Any]]) -> dict[str, bool]:
-    """"The Dice of an image falls with the size of its lesion": each size bin's Dice is above
-    the smaller bin's; decided with two bins or more and ``MIN_IMAGES`` images in all."""
-    dice = [row["dice"] for row in rows]
-    decided = (len(rows) >= 2 and None not in dice
-               and sum(row["n_images"] for row in rows) >= MIN_IMAGES)
-    return verdict(decided, decided and all(a < b for a, b in itertools.pairwise(dice)))
-
-
-def lesion_size_rows(per_image: pd.DataFrame) -> list[dict[str, Any]]:
-    """Imagewise infection Dice of COVID-19 images in terciles of true infected area
-    (native pixels)."""
-    return dice_by_size(per_image[per_image["cls"] == "COVID-19"], "infection")
-
-
-def dice_by_size(per_image: pd.DataFrame, target: str) -> list[dict[str, Any]]:
-    """Imagewise Dice of ``target`` over the images where its truth is not empty, in
-    ``LESION_BINS`` quantile bins of its true area (native pixels): where the errors fall."""
-    scored = per_image[per_image[f"true_area_{target}"] > 0]
-    if len(scored) < LESION_BINS:
-        return []
-    edges = np.quantile(scored[f"true_area_{target}"], np.linspace(0, 1, LESION_BINS + 1))
-    bins = pd.cut(scored[f"true_area_{target}"], np.unique(edges), include_lowest=True)
-    rows = []
-    for interval, group in scored.groupby(bins, observed=True):
-        dice = group[score_key(target, "dice")].dropna()
-        rows.append({"low": float(interval.left), "high": float(interval.right),
-                     "n_images": len(group), "dice": float(dice.mean()) if len(dice) else None})
-    return rows
+def p_text(p: float | None) -> str:
+    """A p-value as a report prints it: ``p = 0.17``, ``p = 0.0028``, ``p < 1e-6``."""
+    if p is None:
+        return "no test possible"
+    if p < 1e-6:
+        return "p < 1e-6"
+    return f"p = {p:.2g}" if p < 0.01 else f"p = {p:.2f}"
 
 
 def coursework_rows() -> list[dict[str, Any]]:

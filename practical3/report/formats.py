@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from practical3.base.text import MISSING, fmt, percent, undefined
+from practical3.scoring.significance import NOT_APPLICABLE
 from practical3.scoring.uncertainty import TOO_FEW, ZERO_BY_CONSTRUCTION
 
 ZERO_TEXT = "0 by construction"
@@ -51,10 +52,13 @@ def markdown_text(text: str) -> str:
 def with_interval(scores: dict[str, Any], name: str, kind: str = "pct") -> str:
     """A score and its 95 % interval, ``97.12 % [96.40, 97.81]``; "n too small" where too few
     images make an interval, and "0 by construction" for a score that is 0 by construction
-    (``uncertainty.ci_entry``). ``kind`` is "pct" (fractions) or "num" (plain numbers)."""
+    (``uncertainty.ci_entry``), "not applicable" for a rate no image can have
+    (``significance.rate_entry``). ``kind`` is "pct" (fractions) or "num" (plain numbers)."""
     note = scores.get(f"{name}_ci95_note") or ""
     if note == ZERO_BY_CONSTRUCTION:
         return ZERO_TEXT
+    if note.startswith(NOT_APPLICABLE):
+        return NOT_APPLICABLE
     value, bounds = FORMATS[kind](scores[name]), scores.get(f"{name}_ci95")
     if bounds:
         return f"{value} {FORMATS['ci' if kind == 'pct' else 'ci_num'](bounds)}"

@@ -23,6 +23,7 @@ from practical3.base.paths import results_dir as results_default
 from practical3.base.text import MISSING
 from practical3.evaluation.comparison import COMPARISON_FILE
 from practical3.evaluation.results import load_parts
+from practical3.evaluation.seed_spread import spread_of
 from practical3.report.context import context
 from practical3.report.formats import FORMATS
 from practical3.report.tables import MODEL_TABLES, TABLES
@@ -100,7 +101,9 @@ def render(results_dir: str | Path | None = None, template: str | Path | None = 
     """The report's Markdown for the results in ``results_dir``, its figures linked under
     ``link``: same results, same text."""
     template = Path(template or default_template())
-    ctx = context(load_parts(results_dir), comparison_of(results_dir))
+    parts = load_parts(results_dir)
+    folder = Path(results_dir or results_default())
+    ctx = context(parts, comparison_of(results_dir), spread_of(folder, parts))
     ctx["figures_link"] = link
     text = template.read_text(encoding="utf-8")
     try:

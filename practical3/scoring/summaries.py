@@ -12,6 +12,7 @@ import torch
 
 from practical3.data import layout
 from practical3.scoring.metrics import HEALTHY_FP, score_key, summarize_counts
+from practical3.scoring.significance import rate_entry
 from practical3.scoring.uncertainty import ci_entry, score_intervals, weighted_mean
 
 ALL = "all"  # the summary over every image, beside one per class
@@ -37,7 +38,21 @@ def class_summaries(counts: torch.Tensor, classes: pd.Series, targets: tuple[str
         if weights is not None:
             for target, cis in score_intervals(subset, weights[:, rows], targets).items():
                 by_class[cls][target].update(cis)
+            for summary in by_class[cls].values():
+                summary.update(healthy_fp_interval(summary))
     return {t: {cls: summary[t] for cls, summary in by_class.items()} for t in targets}
+
+
+def healthy_fp_count(summary: dict[str, Any]) -> int:
+    """How many images of a ``summarize_counts`` target summary are healthy false positives:
+    its rate times the images with an empty truth (an integer ratio, so exact)."""
+    return round((summary[HEALTHY_FP] or 0.0) * summary["n_images_empty_truth"])
+
+
+def healthy_fp_interval(summary: dict[str, Any]) -> dict[str, Any]:
+    """The exact interval of a target summary's healthy false-positive rate, or the note that
+    it is not applicable (no image lacks the target)."""
+    return rate_entry(HEALTHY_FP, healthy_fp_count(summary), summary["n_images_empty_truth"])
 
 
 def boundary_summaries(hd95: np.ndarray, misses: np.ndarray, classes: pd.Series,

@@ -21,8 +21,6 @@ import torch
 
 from practical3.scoring.metrics import (
     FN,
-    FP,
-    HEALTHY_FP,
     METRICS,
     TP,
     dice_from_counts,
@@ -35,7 +33,9 @@ LEVEL = 0.95
 MIN_IMAGES = 10
 CI_DEFINITION = (f"percentile bootstrap {LEVEL * 100:.0f} % interval, images resampled by "
                  f"patient where the data name patients, {RESAMPLES:,} resamples; none under "
-                 f"{MIN_IMAGES} images (n too small) or for a score that is 0 by construction")
+                 f"{MIN_IMAGES} images (n too small) or for a score that is 0 by construction; "
+                 "a rate (the healthy false-positive rate) gets its exact Clopper-Pearson "
+                 "interval instead")
 TOO_FEW = "n too small"
 ZERO_BY_CONSTRUCTION = ("0 by construction: no image has this target, so every scored image is a "
                         "false positive; the healthy FP rate is the meaningful number")
@@ -97,14 +97,14 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def score_intervals(counts: torch.Tensor, weights: np.ndarray, targets: Sequence[str]
                     ) -> dict[str, dict[str, Any]]:
-    """``ci_entry`` of each score of ``metrics.summarize_counts``, per target, from the
-    per-image counts ``(N, T, 4)``."""
+    """``ci_entry`` of each Dice and IoU of ``metrics.summarize_counts``, per target, from the
+    per-image counts ``(N, T, 4)`` (the healthy false-positive rate, a rate, gets its exact
+    interval instead: ``significance.rate_entry``)."""
     counts64 = counts.double().numpy()
     dice, iou = dice_from_counts(counts).numpy(), iou_from_counts(counts).numpy()
     pooled = torch.from_numpy(np.einsum("bn,ntk->btk", weights, counts64))
-    tp, fp, fn = counts64[..., TP], counts64[..., FP], counts64[..., FN]
+    tp, fn = counts64[..., TP], counts64[..., FN]
     empty_truth = (tp + fn) == 0
-    healthy = np.where(empty_truth, ((tp + fp) > 0).astype(float), np.nan)
     out = {}
     for t, target in enumerate(targets):
         per_image = {"dice": dice[:, t], "iou": iou[:, t]}
@@ -115,8 +115,6 @@ def score_intervals(counts: torch.Tensor, weights: np.ndarray, targets: Sequence
             out[target] |= ci_entry(f"{m}_imagewise", weighted_mean(per_image[m], weights),
                                     scored, zero)
             out[target] |= ci_entry(f"{m}_dataset", _pooled(pooled, t, m), len(counts), zero)
-        out[target] |= ci_entry(HEALTHY_FP, weighted_mean(healthy[:, t], weights),
-                                int(empty_truth[:, t].sum()))
     return out
 
 
