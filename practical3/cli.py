@@ -261,6 +261,9 @@ def _compare_arguments(p: Parser) -> None:
     p.add_argument("--also", action="append", default=[], metavar="'SETTING=V SETTING=V'",
                    help="one more row after the grid's, e.g. 'model=unetpp_ds image_size=64'")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--split", choices=["Val", "Test"], default="Val",
+                   help="where each run is scored: Val (default), to choose between settings; "
+                        "Test only to describe settings already chosen")
     p.add_argument("--table", action="store_true",
                    help="print the comparison in --out as a Markdown table and stop")
     p.add_argument("--only", nargs="+", default=[], metavar="SETTING=V",
@@ -279,9 +282,11 @@ def _compare(args: argparse.Namespace) -> int:
         if args.data is None:
             raise UserError("compare needs --data (or --table to print an earlier comparison)")
         grid = compare.parse_vary(args.vary, base)
+        if args.split == "Test":
+            print(f"warning: {comparison.ON_TEST}", file=sys.stderr)
         compare.compare(args.data, base, grid, args.seeds, args.out,
                         also=compare.parse_also(args.also, grid, base), progress=not args.quiet,
-                        label=args.data_label)
+                        label=args.data_label, split=args.split)
     problems = comparison.consistency(args.out)
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -1,8 +1,10 @@
 """``practical3 compare``: settings side by side, the same run repeated over a grid of values and
 seeds, each run evaluated at native size, summarised as mean and standard deviation over seeds.
 
-``compare`` trains (or reuses) one run per setting and seed, evaluates its ``best.pt`` on Test
-(the four results files of any results folder), and writes ``OUT/runs.json`` (every run's
+``compare`` trains (or reuses) one run per setting and seed, evaluates its ``best.pt`` on Val
+by default (the four results files of any results folder), so that a setting chosen from the
+table is not chosen on Test; on Test only when asked (``split="Test"``), and then the table
+says it may not be used to choose, and writes ``OUT/runs.json`` (every run's
 results) and ``OUT/comparison.json`` (one row per setting with its run ids and the aggregates);
 ``practical3.evaluation.comparison`` reads and checks them.
 """
@@ -63,10 +65,10 @@ def parse_also(items: Sequence[str], grid: dict[str, list[Any]],
 def compare(data_root: str | Path, base: TrainConfig, grid: dict[str, list[Any]],
             seeds: Sequence[int], out_dir: str | Path, also: Sequence[dict[str, Any]] = (),
             progress: bool = False, label: str | None = None,
-            runs: str | Path | None = None) -> dict[str, Any]:
+            runs: str | Path | None = None, split: str = "Val") -> dict[str, Any]:
     """Train (under ``runs``, default ``runs/``) and evaluate every setting of ``grid``, then
-    each of ``also``, with every seed; write and return the comparison (see the module
-    docstring), its data called ``label`` when given (``sources.describe``).
+    each of ``also``, with every seed, scored on ``split``; write and return the comparison
+    (see the module docstring), its data called ``label`` when given (``sources.describe``).
 
     Example: ``compare(root, profile("smoke"), {"model": ["unet", "unetpp"]}, [0, 1], "out")``
     writes ``out/comparison.json`` with one row per model, each over seeds 0 and 1.
@@ -86,15 +88,15 @@ def compare(data_root: str | Path, base: TrainConfig, grid: dict[str, list[Any]]
                 run_dir = run_dir_for(cfg, data_root, runs)
                 ensure_trained(cfg, data_root, run_dir, progress=progress, data_label=label)
                 results_dir = Path(scratch) / run_dir.name
-                evaluate(run_dir / BEST, data_root, results_dir, device=cfg.device,
-                         progress=progress, data_label=label)
+                evaluate(run_dir / BEST, data_root, results_dir, split=split,
+                         device=cfg.device, progress=progress, data_label=label)
                 gather_run(run_dir, results_dir)
                 packed |= pack([results_dir])
                 evaluated.append(load(results_dir))
             rows.append({"setting": setting, **summarize(evaluated, base.replace(**setting))})
     comparison = {
         "data": {**sources.record(data_root, label), "part": base.part},
-        "base": base.to_dict(), "varied": list(grid), "seeds": list(seeds),
+        "base": base.to_dict(), "varied": list(grid), "seeds": list(seeds), "split": split,
         "device": device_name(resolve_device(base.device)), "torch": torch.__version__,
         "rows": rows,
     }

@@ -11,6 +11,7 @@ from practical3.cli import main
 from practical3.compare import compare, parse_also, parse_vary
 from practical3.evaluation.comparison import (
     COMPARISON_FILE,
+    ON_TEST,
     RUNS_FILE,
     consistency,
     markdown_table,
@@ -47,6 +48,32 @@ def test_every_setting_is_a_row_with_one_run_per_seed(compared):
     unet, unetpp = comparison["rows"]
     assert unetpp["parameters"] > unet["parameters"] and unetpp["gflop_per_image"] > 0
     assert comparison["data"]["kind"] == "synthetic" and comparison["seeds"] == [0, 1]
+    assert comparison["split"] == "Val"  # settings are chosen on Val, never on Test
+    packed_metrics = json.loads(packed[unet["run_ids"][0]]["metrics.json"])
+    assert packed_metrics["data"]["split"] == "Val"
+
+
+def test_a_comparison_on_test_says_it_may_not_be_used_to_choose():
+    row = {"setting": {"model": "unet"}, "parameters": 1, "gflop_per_image": 1.0,
+           "lung_dice_imagewise": {"mean": 0.9, "std": None}}
+    on_test = markdown_table({"varied": ["model"], "rows": [row], "split": "Test"})
+    assert on_test.endswith(f"*{ON_TEST}*") and "may not be used to choose" in ON_TEST
+    on_val = markdown_table({"varied": ["model"], "rows": [row], "split": "Val"})
+    assert on_val.endswith("*Scored on Val.*") and ON_TEST not in on_val
+
+
+def test_compare_on_test_warns_before_it_trains(data, tmp_path, capsys, monkeypatch):
+    asked = {}
+    monkeypatch.setattr("practical3.compare.compare",
+                        lambda *args, **kwargs: asked.update(kwargs))
+    monkeypatch.setattr("practical3.evaluation.comparison.consistency", lambda out: ["stop"])
+    main(["compare", "--data", str(data), "--out", str(tmp_path), "--split", "Test",
+          "--vary", "model=unet"])
+    assert asked["split"] == "Test" and ON_TEST in capsys.readouterr().err
+    main(["compare", "--data", str(data), "--out", str(tmp_path), "--vary", "model=unet"])
+    assert asked["split"] == "Val" and ON_TEST not in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # no third choice
+        main(["compare", "--data", str(data), "--out", str(tmp_path), "--split", "Train"])
 
 
 def test_a_fresh_comparison_is_consistent_and_a_tampered_row_is_named(compared, tmp_path, capsys):
@@ -94,7 +121,7 @@ def test_only_keeps_the_rows_with_those_values_and_names_a_filter_that_keeps_non
     comparison = {"varied": ["model", "image_size"], "rows": [
         {**row, "setting": {"model": m, "image_size": size}}
         for m in ("unet", "unetpp") for size in (64, 128)]}
-    kept = markdown_table(comparison, {"model": "unet"}).splitlines()[2:]
+    kept = markdown_table(comparison, {"model": "unet"}).split("\n\n")[0].splitlines()[2:]
     assert [line.split(" | ")[:2] for line in kept] == [["| unet", "64"], ["| unet", "128"]]
     with pytest.raises(ResultsError, match="no row of the comparison has"):
         markdown_table(comparison, {"model": "fpn"})

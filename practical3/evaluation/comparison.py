@@ -33,14 +33,17 @@ LUNG_HD95 = score_key("lung", "hd95_mean")
 COVID_INFECTION_DICE = "covid_" + score_key("infection", "dice_imagewise")
 HEALTHY_FP_RATE = score_key("infection", HEALTHY_FP)
 TRAIN_MINUTES = "train_minutes"
+ON_TEST = ("Scored on Test: this table describes the settings and may not be used to choose "
+           "between them (that would select on Test); compare on Val, the default, to choose.")
 
 
 def read(out_dir: str | Path) -> dict[str, Any]:
-    """The comparison in ``out_dir``; a ResultsError when there is none."""
+    """The comparison in ``out_dir`` (one written before the split was recorded was scored on
+    Test); a ResultsError when there is none."""
     path = Path(out_dir) / COMPARISON_FILE
     if not path.is_file():
         raise ResultsError(f"{path}: no comparison; write one with `practical3 compare`")
-    return json.loads(path.read_text())
+    return {"split": "Test", **json.loads(path.read_text())}
 
 
 def pack(results_dirs: Iterable[Path]) -> dict[str, dict[str, str]]:
@@ -83,9 +86,9 @@ def summarize(runs: list[Results], cfg: TrainConfig) -> dict[str, Any]:
 
 
 def headline(results: Results) -> dict[str, float | None]:
-    """The headline scores of a run, read from its results files and named as in them: Test
-    Dice and IoU (imagewise) per target, the lungs' mean HD95, the COVID-19 images' infection
-    Dice and the healthy false-positive rate, and the training time."""
+    """The headline scores of a run, read from its results files and named as in them: the
+    split's Dice and IoU (imagewise) per target, the lungs' mean HD95, the COVID-19 images'
+    infection Dice and the healthy false-positive rate, and the training time."""
     metrics = results.metrics["metrics"]
     scores = {score_key(t, s): metrics[t]["all"][s]
               for t in results.targets for s in ("dice_imagewise", "iou_imagewise")}
@@ -162,4 +165,6 @@ def markdown_table(comparison: dict[str, Any], only: dict[str, Any] | None = Non
             m, s = (None if v is None else v * scale for v in row[name].values())
             cells.append(f"{fmt(m, '.2f')} ± {fmt(s, '.2f')}")
         lines.append("| " + " | ".join(cells) + " |")
+    split = comparison.get("split", "Test")  # as ``read`` gives it
+    lines += ["", f"*{ON_TEST}*" if split == "Test" else f"*Scored on {split}.*"]
     return "\n".join(lines)

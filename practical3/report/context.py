@@ -18,9 +18,10 @@ from practical3.evaluation.evaluate import MIN_GAIN
 from practical3.evaluation.results import Results
 from practical3.models.inspection import count_parameters
 from practical3.plots.evaluation import FIGURES, figure_name
-from practical3.report.formats import FORMATS, markdown_text, with_interval
+from practical3.report.formats import FORMATS, markdown_text, p_text, with_interval
 from practical3.scoring.findings import (
     COVID,
+    averaging_rules,
     dice_by_size,
     healthy_fp_comparison,
     lesion_size_rows,
@@ -29,7 +30,7 @@ from practical3.scoring.findings import (
     without_near_duplicates,
 )
 from practical3.scoring.metrics import score_key
-from practical3.scoring.significance import two_samples
+from practical3.scoring.significance import ALPHA, two_samples
 from practical3.scoring.summaries import healthy_fp_count
 from practical3.scoring.uncertainty import LEVEL, MIN_IMAGES, RESAMPLES
 from practical3.training.config import TrainConfig
@@ -87,6 +88,7 @@ def context(parts: dict[str, Results], comparison_dir: Path | None = None,
     return {
         "data": first,
         "synthetic": first["kind"] == "synthetic",
+        "real": first["kind"] != "synthetic",
         "covidqu": covidqu,
         "other_real": first["kind"] == "real" and not covidqu,
         "synthetic_statement": SYNTHETIC_STATEMENT,
@@ -103,7 +105,8 @@ def context(parts: dict[str, Results], comparison_dir: Path | None = None,
                              and lung["data"].get("resampled_by") == "image"),
         "reference": REFERENCE,
         "coursework": coursework_rows(),
-        "uncertainty": {"level": LEVEL, "resamples": RESAMPLES, "min_images": MIN_IMAGES},
+        "uncertainty": {"level": LEVEL, "resamples": RESAMPLES, "min_images": MIN_IMAGES,
+                        "alpha": ALPHA},
         "selection": {"min_gain_points": 100 * MIN_GAIN},
         "comparison": compared if same_data and first["kind"] == "real" else None,
         "spread": spread_rows(by_part, spread),
@@ -128,18 +131,20 @@ def spread_rows(by_part: dict[str, dict[str, Any]], spread: dict[str, Any] | Non
         rows.append({"label": label, "kind": kind, "seed": seed, "this": values.get(seed),
                      "values": numbers[name]["values"], "mean": numbers[name]["mean"],
                      "sd": numbers[name]["sd"]})
-    return {"seeds": spread["seeds"], "machine": spread["machine"], "rows": rows}
+    seeds = [str(seed) for seed in spread["seeds"]]
+    return {"seeds": spread["seeds"], "machine": spread["machine"], "rows": rows,
+            "seeds_text": ", ".join(seeds[:-1]) + f" and {seeds[-1]}"}
 
 
-def near_duplicate_facts(results: Results) -> dict[str, Any] | None:
+def near_duplicate_facts(results: Results) -> dict[str, Any]:
     """The Test images with a near-duplicate in Train or Val (``metrics.json``, from
-    ``data.near_duplicates``) and the headline scores without them; None for results that
-    predate the search."""
+    ``data.near_duplicates``) and the headline scores without them; ``searched`` is False for
+    results that predate the search."""
     found = results.metrics.get("near_duplicates")
     if found is None:
-        return None
+        return {"searched": False, "n_pairs": 0}
     images = [pair["image"] for pair in found["pairs"]]
-    return {**found, "n_pairs": len(images),
+    return {**found, "searched": True, "n_pairs": len(images),
             "scores": without_near_duplicates(results.per_image, images)}
 
 
@@ -172,6 +177,8 @@ def model_context(results: Results) -> dict[str, Any]:
         "figures": {figure.split("_", 1)[1]: f"{figure_name(figure, results.part)}.png"
                     for figure in FIGURES},
         "discussion": discussion(results),
+        "averaging_rules": {target: averaging_rules(results.per_image, target)
+                            for target in results.targets},
     }
 
 
@@ -242,15 +249,6 @@ def claim(test: dict[str, Any] | None, holds: bool) -> dict[str, Any]:
     return {"supported": significant and holds, "contradicted": significant and not holds,
             "undecided": not significant, "untested": test is None or test["p_value"] is None,
             "test": (test or {}).get("test"), "p": p_text((test or {}).get("p_value"))}
-
-
-def p_text(p: float | None) -> str:
-    """A p-value as a report prints it: ``p = 0.17``, ``p = 0.0028``, ``p < 1e-6``."""
-    if p is None:
-        return "no test possible"
-    if p < 1e-6:
-        return "p < 1e-6"
-    return f"p = {p:.2g}" if p < 0.01 else f"p = {p:.2f}"
 
 
 def coursework_rows() -> list[dict[str, Any]]:

@@ -28,15 +28,20 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "pct": percent,                                # a fraction as a percentage
     "pct0": _number(".0f", " %", divisor=0.01),    # a level such as 95 %
     "num": _number(".3f"),                         # a ratio or correlation
+    "num1": _number(".1f"),                        # a mean of counts
     "pp": _number(".2f", " pp"),                   # percentage points
     "pct_value": _number(".2f", " %"),             # a value already in percent
     "int": lambda v: fmt(v if undefined(v) else int(v), ","),
     "g": _number("g"),                             # learning rate, weight decay
     "min": _number(".1f", " min", divisor=60),     # seconds as minutes
+    # a difference of fractions in Dice points, two decimals, never "-0.00"
+    "dp": lambda v: MISSING if undefined(v) else f"{round(100 * v, 2) + 0.0:+.2f}",
+    "points": _number(".2f", divisor=0.01),       # a spread of fractions in Dice points
     "onoff": lambda v: "on" if v else "off",
     # a 95 % interval [low, high]: of fractions as percentages, or of plain numbers
     "ci": lambda v: MISSING if v is None else f"[{100 * v[0]:.2f}, {100 * v[1]:.2f}]",
     "ci_num": lambda v: MISSING if v is None else f"[{v[0]:.3f}, {v[1]:.3f}]",
+    "ci_pp": lambda v: MISSING if v is None else f"[{v[0]:.2f}, {v[1]:.2f}]",
 }
 
 
@@ -61,5 +66,14 @@ def with_interval(scores: dict[str, Any], name: str, kind: str = "pct") -> str:
         return NOT_APPLICABLE
     value, bounds = FORMATS[kind](scores[name]), scores.get(f"{name}_ci95")
     if bounds:
-        return f"{value} {FORMATS['ci' if kind == 'pct' else 'ci_num'](bounds)}"
+        return f"{value} {FORMATS[{'pct': 'ci', 'pp': 'ci_pp'}.get(kind, 'ci_num')](bounds)}"
     return f"{value} ({TOO_FEW})" if note.startswith(TOO_FEW) else value
+
+
+def p_text(p: float | None) -> str:
+    """A p-value as the report prints it: ``p = 0.17``, ``p = 0.0028``, ``p < 1e-6``."""
+    if p is None:
+        return "no test possible"
+    if p < 1e-6:
+        return "p < 1e-6"
+    return f"p = {p:.2g}" if p < 0.01 else f"p = {p:.2f}"

@@ -11,8 +11,9 @@ from typing import Any
 
 from practical3.data import layout
 from practical3.evaluation.comparison import markdown_table
-from practical3.report.formats import FORMATS, ZERO_TEXT, markdown_text, with_interval
+from practical3.report.formats import FORMATS, ZERO_TEXT, markdown_text, p_text, with_interval
 from practical3.scoring.metrics import SCORES
+from practical3.scoring.significance import NOT_APPLICABLE
 from practical3.scoring.uncertainty import MIN_IMAGES, TOO_FEW
 
 
@@ -33,7 +34,8 @@ def _segmentation(model: dict[str, Any]) -> str:
                          *[with_interval(s, score) for score in SCORES],
                          with_interval(s, "healthy_fp_rate")])
     table = _table(["target", "class", "scored / images", "Dice (imagewise)", "IoU (imagewise)",
-                    "Dice (dataset)", "IoU (dataset)", "healthy FP rate"], rows, "llrrrrrr")
+                    "Dice (dataset)", "IoU (dataset)", "healthy FP rate [exact 95 % CI]"], rows,
+                   "llrrrrrr")
     return table + _notes(" ".join(cell for row in rows for cell in row))
 
 
@@ -44,6 +46,9 @@ def _notes(cells: str) -> str:
     if TOO_FEW in cells:
         notes.append(f"*{TOO_FEW}*: fewer than {MIN_IMAGES} images make the score, too few for "
                      "a meaningful interval, so none is given.")
+    if NOT_APPLICABLE in cells:
+        notes.append(f"*{NOT_APPLICABLE}*: every image has the target, so no image can be a "
+                     "healthy false positive.")
     if ZERO_TEXT in cells:
         notes.append(f"*{ZERO_TEXT}*: no image of the class has the target, so every scored "
                      "image is a false positive and scores 0; the healthy FP rate is the "
@@ -98,13 +103,14 @@ def _training(model: dict[str, Any]) -> str:
 
 
 def _selection(model: dict[str, Any]) -> str:
-    selection, num = model["postprocessing"]["selection"], FORMATS["num"]
-    rows = [[t["steps"], num(t["score"]), num(t.get("gain")), num(t.get("gain_standard_error")),
-             "kept" if t["kept"] else "dropped"]
+    selection, num, points = model["postprocessing"]["selection"], FORMATS["num"], FORMATS["dp"]
+    rows = [[t["steps"], num(t["score"]), points(t.get("gain")),
+             FORMATS["points"](t.get("gain_standard_error")), "kept" if t["kept"] else "dropped"]
             for t in selection.get("trials", [])]
-    return _table(["steps tried (cumulative)", "mean imagewise Dice on Val", "gain",
-                   "noise (standard error of the gain)", "decision"], rows,
-                  "lrrrl") if rows else f"No selection: {selection['rule']}."
+    targets = " and ".join(model["metrics"])
+    return _table(["steps tried (cumulative)", f"mean of the {targets} imagewise Dice on Val",
+                   "gain (Dice points)", "noise: standard error of the gain (Dice points)",
+                   "decision"], rows, "lrrrl") if rows else f"No selection: {selection['rule']}."
 
 
 def _ablation(model: dict[str, Any]) -> str:
@@ -125,20 +131,38 @@ def _ablation(model: dict[str, Any]) -> str:
 def _severity(model: dict[str, Any]) -> str:
     s, fmt = model["severity"], FORMATS
     rows = [["COVID-19 images scored", fmt["int"](s["n_images"])],
-            ["Pearson r (predicted vs true)", with_interval(s, "pearson_r", "num")],
-            ["mean absolute error", with_interval(s, "mae_percentage_points", "pp")],
             ["mean true infected share", fmt["pct_value"](s["mean_true_percent"])],
             ["mean predicted infected share", fmt["pct_value"](s["mean_predicted_percent"])]]
+    if "bias_pp" in s:
+        rows += [["bias: mean of predicted - true", with_interval(s, "bias_pp", "pp")],
+                 ["limits of agreement: lower (bias - 1.96 SD)",
+                  with_interval(s, "loa_lower_pp", "pp")],
+                 ["limits of agreement: upper (bias + 1.96 SD)",
+                  with_interval(s, "loa_upper_pp", "pp")],
+                 ["SD of the differences", fmt["pp"](s["sd_pp"])],
+                 _test_row("is the bias 0?", s["bias_test"]),
+                 _test_row("are the differences normal?", s["normality_test"])]
+    rows += [["mean absolute error", with_interval(s, "mae_percentage_points", "pp")],
+             ["Pearson r (association, not agreement)", with_interval(s, "pearson_r", "num")]]
     return (_table(["severity (% of lung infected)", "value [95 % CI]"], rows, "lr")
             + _notes(" ".join(cell for row in rows for cell in row)))
 
 
+def _test_row(question: str, test: dict[str, Any] | None) -> list[str]:
+    """A table row for a stated test: the question, then the test's name and p-value."""
+    if not test or test["p_value"] is None:
+        return [question, "no test possible"]
+    return [f"{question} ({test['test']})", p_text(test["p_value"])]
+
+
 def _lesion_sizes(model: dict[str, Any]) -> str:
     rows = [[f"{FORMATS['int'](r['low'])} to {FORMATS['int'](r['high'])}",
-             FORMATS["int"](r["n_images"]), FORMATS["pct"](r["dice"])]
+             FORMATS["int"](r["n_images"]), FORMATS["pct"](r["dice"]),
+             FORMATS["int"](r["n_missed"])]
             for r in model["discussion"]["lesion_sizes"]]
     return _table(["true infected area (native px)", "COVID-19 images", "infection Dice "
-                   "(imagewise)"], rows, "lrr") if rows else "Too few COVID-19 test images."
+                   "(imagewise)", "missed entirely (no infection predicted)"], rows,
+                  "lrrr") if rows else "Too few COVID-19 test images."
 
 
 def _lung_sizes(model: dict[str, Any]) -> str:
@@ -158,25 +182,45 @@ def _coursework(ctx: dict[str, Any]) -> str:
 
 
 def _reference(ctx: dict[str, Any]) -> str:
-    """The cited values; beside this run's only when this run is on real COVID-QU-Ex."""
-    pct, ref = FORMATS["pct"], ctx["reference"]
-    header = ["target", "metric", f"Tahir et al. 2021 (cited): {ref['protocol']}"]
-    rows = []
-    for target in ("lung", "infection"):
-        model = ctx[target]
-        for metric, name in (("dice", "Dice"), ("iou", "IoU")):
-            row = [target, name, pct(ref[target][metric])]
-            if ctx["covidqu"] and model:
-                row += [pct(model["metrics"][target]["all"][f"{metric}_imagewise"]),
-                        pct(model["metrics"][target]["all"][f"{metric}_dataset"])]
-            rows.append(row)
+    """The cited values, then, when this run is on real COVID-QU-Ex, this run's Dice and IoU
+    under every averaging rule the paper may have used, each named."""
+    pct, ref, count = FORMATS["pct"], ctx["reference"], FORMATS["int"]
+    rows = [[target, "Tahir et al. 2021 (cited; protocol above, averaging not stated)", "",
+             pct(ref[target]["dice"]), pct(ref[target]["iou"])]
+            for target in ("lung", "infection")]
     if ctx["covidqu"]:
-        model = ctx["infection"] or ctx["lung"]
-        this = (f"this run: {model['data']['split']} split of this copy, a U-Net of base "
-                f"{model['config']['base_channels']} trained at {model['config']['image_size']}"
-                f" px, scored at native size")
-        header += [f"{this} (imagewise)", "(dataset)"]
-    return _table(header, rows, "ll" + "r" * (len(header) - 2))
+        for target in ("lung", "infection"):
+            rows += [[target, f"this run, {r['images']}: {r['rule']}", count(r["n_images"]),
+                      pct(r["dice"]), pct(r["iou"])]
+                     for r in ctx[target]["averaging_rules"][target]]
+    rows.sort(key=lambda row: row[0] != "lung")
+    return _table(["target", "source and averaging rule", "images", "Dice", "IoU"], rows,
+                  "llrrr")
+
+
+def _near_duplicates(ctx: dict[str, Any]) -> str:
+    """Each Test image with a near-duplicate in another split: its class, its match, the
+    match's split and the thumbnails' correlation."""
+    rows = [[markdown_text(p["image"]), p["cls"], markdown_text(p["match"]), p["match_split"],
+             FORMATS["num"](p["correlation"])] for p in ctx["near_duplicates"]["pairs"]]
+    return _table(["Test image", "class", "near-duplicate", "its split", "correlation"], rows,
+                  "llllr") if rows else "None found."
+
+
+def _spread(ctx: dict[str, Any]) -> str:
+    """The headline numbers: this run's, with its interval over test images, beside their
+    mean, SD and values over the seeds of the same protocol."""
+    spread = ctx["spread"]
+    rows = []
+    for r in spread["rows"]:
+        shown = FORMATS[r["kind"]]
+        spread_shown = FORMATS["num1"] if r["kind"] == "int" else shown  # a mean of counts
+        rows.append([r["label"], shown(r["this"]),
+                     f"{spread_shown(r['mean'])} ± {spread_shown(r['sd'])}",
+                     ", ".join(shown(v) for v in r["values"])])
+    seeds = ", ".join(map(str, spread["seeds"]))
+    return _table(["number", "this run", f"mean ± SD over seeds {seeds}",
+                   "each seed's value"], rows, "lrrl")
 
 
 MODEL_TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -193,5 +237,7 @@ MODEL_TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
 TABLES: dict[str, Callable[[dict[str, Any]], str]] = {
     "coursework": _coursework,
     "reference": _reference,
+    "spread": _spread,
+    "near_duplicates": _near_duplicates,
     "comparison": lambda ctx: markdown_table(ctx["comparison"]),
 }

@@ -7,5 +7,8 @@ evaluation reports with it.
 - ``summaries``: the scores per class and for all images, with intervals; the ablation's row;
 - ``severity``: the infected share of the lung, and how predicted and true severities agree;
 - ``selection``: the score post-processing is chosen by, and when a gain in it counts;
-- ``uncertainty``: patient-level bootstrap intervals and weighted statistics.
+- ``uncertainty``: patient-level bootstrap intervals and weighted statistics;
+- ``significance``: exact rate intervals and the stated tests a finding needs;
+- ``findings``: what a report's findings rest on (Dice by lesion size with its misses, the
+  averaging rules beside a cited number, scores without near-duplicates).
 """
