@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+import torch
 
 from practical3.base.paths import project_root
 from practical3.course.exercises import EXERCISES
@@ -49,6 +50,25 @@ def test_a_crafted_answer_file_builds_nothing(data):
         answers.decode(data)
 
 
+def test_a_written_function_travels_as_what_it_gave_on_the_cases(tmp_path):
+    from practical3.course.solutions import SOLUTIONS
+
+    answers.keep("4.5", lambda: SOLUTIONS["4.5"].right(), tmp_path)
+    right, problem = answers.read_answer(tmp_path / "4.5.json")
+    assert problem is None and not callable(right)
+    assert judge("4.5", right, ()) == ("right", "all 6 cases agree with the package's own.")
+    answers.keep("4.5", lambda: SOLUTIONS["4.5"].wrong(), tmp_path)
+    status, message = judge("4.5", answers.read_answer(tmp_path / "4.5.json")[0], ())
+    assert status == "wrong" and message.startswith("case 4 of 6")
+
+
+@pytest.mark.parametrize("result", [{"value": {"model": {"name": "unet"}}}, {"value": "x"},
+                                    {"failed": 3}, {"value": 1, "failed": "x"}])
+def test_a_crafted_recorded_function_builds_nothing(result):
+    with pytest.raises(ValueError):
+        answers.decode({"recorded": [result]})
+
+
 def test_an_object_of_another_kind_cannot_be_graded():
     with pytest.raises(answers.AnswerKindError):
         answers.encode(object())
@@ -72,10 +92,25 @@ def test_a_grader_that_already_maps_much_memory_still_judges(monkeypatch):
         reserved.close()
 
 
+class _Greedy(torch.nn.Module):
+    """A module that asks for 4 GiB as it is built."""
+
+    def __init__(self, *sizes: int) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(2**30))
+
+
 def test_a_check_past_its_memory_budget_is_an_error(monkeypatch):
     monkeypatch.setattr(judge_module, "CHECK_MEMORY_BYTES", 64 * 2**20)
-    status, message = judge("2.3", build_model("unet", 1, 2, base_channels=256, depth=5), ())
-    assert status == "error" and "memory" in message
+    huge = np.broadcast_to(np.float32(0.6), (2, 40_000, 40_000))  # a view: no memory yet
+    status, message = judge("4.3", 0.5, (huge, np.broadcast_to(np.True_, huge.shape)))
+    assert status == "error" and "allocate" in message
+
+
+def test_a_written_function_past_the_budget_fails_its_case(monkeypatch):
+    monkeypatch.setattr(judge_module, "CHECK_MEMORY_BYTES", 64 * 2**20)
+    status, message = judge("2.5", _Greedy, ())
+    assert status == "wrong" and message.startswith("case 1") and "memory" in message
 
 
 def cell(source: str) -> nbformat.NotebookNode:

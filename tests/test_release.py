@@ -61,11 +61,30 @@ def test_a_solved_line_needs_no_solutions_module():
 
 def test_each_solved_line_is_the_solutions_answer():
     """Exercises without context: the line run alone gives SOLUTIONS' answer, which is right."""
-    for key in ("1.4", "2.1", "2.2", "2.4", "3.2", "3.3", "4.1"):
+    for key in ("1.4", "2.1", "2.2", "2.4", "3.2", "4.1"):
         scope: dict = {}
         exec(solved_line(key, ()), scope)
         assert scope["answer"] == SOLUTIONS[key].right()
         assert feedback(key, scope["answer"]).right
+
+
+@pytest.mark.parametrize("key", ["1.5", "2.5", "3.5", "4.5"])
+def test_a_solved_function_cell_defines_what_it_answers(key):
+    scope: dict = {}
+    exec(solved_line(key, ()), scope)
+    assert "solutions" not in solved_line(key, ()) and feedback(key, scope["answer"]).right
+
+
+def test_the_questionnaires_answers_are_in_the_instructors_copy_only(copies):
+    from practical3.course.solutions import QUESTIONNAIRE
+    from practical3.grading.release import questions
+
+    students, instructor = (notebooks(c) for c in copies)
+    for name, notebook in instructor.items():
+        position, asked = questions(notebook)
+        assert len(asked) == len(QUESTIONNAIRE[name[:2]]) >= 4
+        assert QUESTIONNAIRE[name[:2]][0] in notebook.cells[position + 1].source
+        assert not any(QUESTIONNAIRE[name[:2]][0] in c.source for c in students[name].cells)
 
 
 def test_the_instructors_cells_are_all_solved(copies):

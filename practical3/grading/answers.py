@@ -2,7 +2,9 @@
 
 After each answer cell the grader runs ``keep(key, lambda: ANSWER, folder)`` in the kernel: the
 answer is encoded as JSON (numbers, strings, tuples, lists, small arrays; a U-Net as its
-registry name and sizes, not its weights) and written to ``folder/<key>.json``. The judge reads
+registry name and sizes, not its weights; a written function or class as what it gave on its
+exercise's cases, ``course.functions.Recorded``, recorded there in the kernel) and written to
+``folder/<key>.json``. The judge reads
 those files with ``decode``, which builds nothing but those kinds, so a crafted file can give a
 wrong answer but never run code in the grader. A value of any other kind is an error for that
 exercise. The grader's own context (``keep_context``) is trusted and pickled.
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from practical3.course.functions import Failed, Recorded, record_answer
 from practical3.models import MODELS, SegmentationNet, build_model
 
 MAX_ELEMENTS = 100_000  # the largest array an answer may be
@@ -50,6 +53,9 @@ def encode(value: Any) -> Any:
         return [encode(v) for v in value]
     if isinstance(value, SegmentationNet):
         return {"model": model_spec(value)}
+    if isinstance(value, Recorded):
+        return {"recorded": [{"failed": r.error} if isinstance(r, Failed) else {"value": encode(r)}
+                             for r in value.results]}
     raise AnswerKindError(f"an answer of type {type(value).__name__} cannot be graded")
 
 
@@ -79,7 +85,21 @@ def decode(data: Any) -> Any:
             return array
         if kind == "model" and isinstance(inner, dict):
             return _model(inner)
+        if kind == "recorded" and isinstance(inner, list):
+            return Recorded(tuple(_result(r) for r in inner))
     raise ValueError(f"not an encoded answer: {str(data)[:80]}")
+
+
+def _result(data: Any) -> np.ndarray | Failed:
+    """One case's result of a recorded function: numbers, or why the case failed."""
+    if isinstance(data, dict) and list(data) == ["failed"] and isinstance(data["failed"], str):
+        return Failed(data["failed"][:500])
+    if isinstance(data, dict) and list(data) == ["value"]:
+        value = data["value"]
+        if isinstance(value, int | float) and not isinstance(value, bool) or (
+                isinstance(value, dict) and list(value) == ["array"]):
+            return np.asarray(decode(value), dtype=np.float64)
+    raise ValueError(f"not a recorded result: {str(data)[:80]}")
 
 
 def _model(spec: dict[str, Any]) -> SegmentationNet:
@@ -94,7 +114,7 @@ def keep(key: str, compute: Callable[[], Any], folder: str | Path) -> None:
     """Run in the student's kernel after answer cell ``key``: write its answer (or why it could
     not be read) to ``folder/<key>.json``. Never raises, so the notebook runs on."""
     try:
-        record = {"key": key, "answer": encode(compute())}
+        record = {"key": key, "answer": encode(record_answer(key, compute()))}
     except Exception as err:  # the student's expression or value: reported, not raised
         record = {"key": key, "error": f"{type(err).__name__}: {err}"}
     text = json.dumps(record, allow_nan=True)

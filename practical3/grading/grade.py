@@ -36,8 +36,8 @@ from practical3.grading import answers, execute, sandbox
 from practical3.grading.judge import judge
 from practical3.grading.release import release
 
-# The profile the class is graded at: the smallest at which every exercise can be answered
-# (3.4 asks for a validation lung Dice of 0.9, which the smoke profile never reaches).
+# The profile the class is graded at: the one a student without a GPU or real data runs
+# (training.profiles.AUTO), so the grader's own run gives the contexts their notebooks saw.
 GRADING_PROFILE = "demo"
 GRADEBOOK, FEEDBACK = "gradebook.csv", "feedback.md"
 STATUSES = ("right", "wrong", "missing", "error", "timeout", "invalid")

@@ -4,8 +4,9 @@ instructor's.
 The release is the checkout's files (tracked and new, as git lists them, none it ignores) in a
 new folder without git history. The students' copy leaves out ``course/solutions.py`` and every
 file outside the package that imports it (their tests), and blanks every answer cell
-(``answer = None``); the instructor's copy keeps them and fills each answer cell with the right
-answer, written out from ``course/solutions.py`` so that the cell runs in a students' copy too.
+(``answer = None``); the instructor's copy keeps them, fills each answer cell with the right
+answer, written out from ``course/solutions.py`` so that the cell runs in a students' copy too,
+and shows the answers to each notebook's questionnaire below its questions.
 Every notebook's setup cell clones the URL the teacher gives (``--repo-url``), never this one.
 """
 
@@ -28,6 +29,8 @@ from practical3.grading.cells import ANSWER_LINE, answer_cells
 SOLUTIONS_FILE = Path("practical3/course/solutions.py")
 SOLUTIONS_IMPORT = re.compile(r"course(\.| import )solutions\b")
 SETUP_URL = re.compile(r"^REPO_URL = .*$", re.MULTILINE)
+QUESTIONNAIRE = "## Questionnaire"
+QUESTION = re.compile(r"^\d+\. ", re.MULTILINE)
 # Where a release without --repo-url points its setup cell: an address that fails at once,
 # saying who gives the right one.
 NO_URL = "https://example.invalid/ask-your-teacher-for-the-course-url"
@@ -106,7 +109,35 @@ def released(notebook: nbformat.NotebookNode, repo_url: str, solutions: bool,
         start, end = ANSWER_LINE.search(cell.source).span()
         cell.source = cell.source[:start] + line + cell.source[end:]
         cell.outputs, cell.execution_count = [], None
+    if solutions:
+        _answer_questionnaire(notebook, name)
     return notebook
+
+
+def questions(notebook: nbformat.NotebookNode) -> tuple[int, list[str]] | None:
+    """(the cell's position, its numbered questions) of the notebook's questionnaire, or None."""
+    for i, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown" and cell.source.startswith(QUESTIONNAIRE):
+            return i, [q.strip() for q in QUESTION.split(cell.source)[1:]]
+    return None
+
+
+def _answer_questionnaire(notebook: nbformat.NotebookNode, name: str) -> None:
+    """Put the questionnaire's answers (``course/solutions.py``) in a cell below it."""
+    from practical3.course.solutions import QUESTIONNAIRE as ANSWERS
+
+    found = questions(notebook)
+    number = Path(name).name[:2]
+    if found is None:
+        return
+    position, asked = found
+    answers = ANSWERS.get(number, ())
+    if len(answers) != len(asked):
+        raise ConfigError(f"{name}: {len(asked)} questions, {len(answers)} answers in "
+                          f"{SOLUTIONS_FILE}'s QUESTIONNAIRE[{number!r}]; give one per question")
+    text = "\n".join(f"{n}. {a}" for n, a in enumerate(answers, start=1))
+    notebook.cells.insert(position + 1, nbformat.v4.new_markdown_cell(
+        f"### Answers (instructor's copy)\n\n{text}"))
 
 
 @cache
@@ -147,16 +178,16 @@ def _free_names(node: ast.AST) -> set[str]:
 
 
 def _dependencies(module: ast.Module, source: str, names: set[str]) -> list[str]:
-    """The import lines and module-level functions of the solutions that ``names`` use (and
-    those they use in turn), as source lines, imports first."""
+    """The import lines and module-level functions and classes of the solutions that ``names``
+    use (and those they use in turn), as source lines, imports first."""
     imports, functions, todo, seen = [], [], set(names), set()
     while todo:
         name = todo.pop()
         seen.add(name)
         for node in module.body:
-            if isinstance(node, ast.FunctionDef) and node.name == name:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == name:
                 functions.append(ast.get_source_segment(source, node) or "")
-                todo |= _free_names(node) - seen - {a.arg for a in node.args.args}
+                todo |= _free_names(node) - seen - _parameters(node)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:
                     if (alias.asname or alias.name.split(".")[0]) == name:
@@ -164,6 +195,11 @@ def _dependencies(module: ast.Module, source: str, names: set[str]) -> list[str]
                             node, ast.ImportFrom) else ""
                         imports.append(f"{module_name}import {alias.name}")
     return sorted(set(imports)) + [f"{f}\n" for f in functions]
+
+
+def _parameters(node: ast.AST) -> set[str]:
+    """The parameter names of every function defined in ``node``."""
+    return {a.arg for f in ast.walk(node) if isinstance(f, ast.FunctionDef) for a in f.args.args}
 
 
 class _Substitute(ast.NodeTransformer):
