@@ -113,8 +113,8 @@ def test_dice_distributions_count_the_undefined_images_per_class():
                     ("c", "Normal", 0.7, 0.0)])
     fig = dice_distributions(table)
     labels = [[tick.get_text() for tick in ax.get_xticklabels()] for ax in fig.axes]
-    assert labels == [["COVID-19\n1 scored, 0 undefined", "Normal\n2 scored, 0 undefined"],
-                      ["COVID-19\n1 scored, 0 undefined", "Normal\n1 scored, 1 undefined"]]
+    assert labels == [["COVID-19\n1 scored\n0 undefined", "Normal\n2 scored\n0 undefined"],
+                      ["COVID-19\n1 scored\n0 undefined", "Normal\n1 scored\n1 undefined"]]
 
 
 def test_figures_show_only_images_whose_licence_allows_sharing(tmp_path):

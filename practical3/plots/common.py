@@ -16,7 +16,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.legend import Legend
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
@@ -28,6 +31,7 @@ DPI = 200
 COLORS = {"lung": "#1f77b4", "infection": "#d62728"}
 FIGURE_KEY, RUN_KEY, INPUTS_KEY = "practical3 figure", "practical3 run", "practical3 inputs sha256"
 PIXELS_KEY = "practical3 pixels sha256"
+LABEL_GAP = 0.01  # between the lowest thing drawn and the data label, in figure heights
 
 
 def save_figure(fig: plt.Figure, name: str, label: str, out_dir: str | Path | None = None, *,
@@ -38,8 +42,7 @@ def save_figure(fig: plt.Figure, name: str, label: str, out_dir: str | Path | No
 
     ``out_dir`` defaults to ``paths.figures_dir()`` (``$PRACTICAL3_FIGURES`` or ``figures/``).
     """
-    # Just below the figure's bottom edge, so it never covers an axis; bbox "tight" keeps it.
-    fig.text(0.995, -0.005, label, ha="right", va="top", fontsize=7, color="0.35")
+    stamp_label(fig, label)
     path = Path(out_dir or figures_dir()) / f"{name}.png"
     metadata = {FIGURE_KEY: name, RUN_KEY: run_id, INPUTS_KEY: inputs_sha256}
 
@@ -48,6 +51,32 @@ def save_figure(fig: plt.Figure, name: str, label: str, out_dir: str | Path | No
         _stamp_pixels(tmp)
 
     return write_with(path, draw)
+
+
+def stamp_label(fig: plt.Figure, label: str) -> Text:
+    """Write ``label`` under everything the figure draws (axes, tick labels, legends), right
+    aligned, so it never covers a legend or data; ``savefig``'s bbox "tight" keeps it.
+
+    The layout is done first and kept as it is: the figure legends are pinned in figure
+    coordinates, because bbox "tight" swaps the figure's box for the cropped one, and a legend
+    anchored to that box would drop onto the label."""
+    fig.canvas.draw()  # lays the figure out, so its extent is final
+    if fig.get_layout_engine() is not None:
+        fig.set_layout_engine("none")
+    for legend in fig.legends:
+        legend.set_bbox_to_anchor((0, 0, 1, 1), transform=fig.transFigure)
+    drawn = fig.get_tightbbox(fig.canvas.get_renderer())  # inches
+    bottom = drawn.y0 / fig.get_figheight() - LABEL_GAP
+    right = min(drawn.x1 / fig.get_figwidth(), 1.0)
+    return fig.text(right, bottom, label, ha="right", va="top", fontsize=7, color="0.35")
+
+
+def legend_below(fig: plt.Figure, handles: Sequence[Artist], ncol: int | None = None,
+                 fontsize: float = 8, title: str | None = None) -> Legend:
+    """One legend for the whole figure, below its axes: never over a curve, bar or point."""
+    return fig.legend(handles=list(handles), loc="outside lower center",
+                      ncol=ncol or len(handles), fontsize=fontsize, title=title,
+                      title_fontsize=fontsize)
 
 
 def _stamp_pixels(path: Path) -> None:
@@ -68,8 +97,8 @@ def pixel_digest(image: Image.Image) -> str:
 
 def mask_legend(fig: plt.Figure, targets: Sequence[str]) -> None:
     """The key to the masks ``overlay`` draws: one patch of each target's colour, below."""
-    fig.legend(handles=[Patch(color=COLORS[t], alpha=0.6, label=f"{t} mask") for t in targets],
-               loc="outside lower center", ncol=len(targets), fontsize=9)
+    legend_below(fig, [Patch(color=COLORS[t], alpha=0.6, label=f"{t} mask") for t in targets],
+                 fontsize=9)
 
 
 def provenance(path: str | Path) -> dict[str, str] | None:

@@ -24,7 +24,7 @@ from practical3.data.decode import read_sample
 from practical3.data.fingerprint import data_fingerprint
 from practical3.data.index import build_index, count_table
 from practical3.data.sources import describe, showable
-from practical3.plots.common import fixed_jitter, mask_legend, save_figure
+from practical3.plots.common import fixed_jitter, legend_below, mask_legend, save_figure
 from practical3.plots.overlay import overlay
 
 PER_CLASS = 300
@@ -83,7 +83,9 @@ def plot_counts(table: pd.DataFrame) -> plt.Figure:
         ax.set_title(f"{layout.PARTS[part]} ({int(table.loc[part, 'total'].sum()):,} images)")
         ax.set_xlabel("")
         ax.margins(y=0.12)
-        ax.legend(title=None, fontsize=8)
+        handles = ax.get_legend().legend_handles
+        ax.get_legend().remove()
+    legend_below(fig, handles)
     fig.suptitle("Images per split and class")
     return fig
 
@@ -174,18 +176,35 @@ def plot_area_distributions(areas: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+SHARE_BINS = np.linspace(0, 1, 11)  # tenths of the lung; "none" (exactly 0) is a bin of its own
+
+
+def share_bins(share: pd.Series) -> pd.Categorical:
+    """Each image's infected share of the lung as a named bin: "none", then "0-10 %" (above 0)
+    to "90-100 %"."""
+    names = ["none"] + [f"{a:.0%}-{b:.0%}".replace("%-", "-") for a, b in
+                        zip(SHARE_BINS[:-1], SHARE_BINS[1:], strict=True)]
+    binned = pd.cut(share, SHARE_BINS, labels=names[1:], include_lowest=False)
+    named = binned.astype(object).where(share > 0, "none")
+    return pd.Categorical(named, categories=names, ordered=True)
+
+
 def plot_infected_share(areas: pd.DataFrame) -> plt.Figure:
     """How much of the lung is infected, per class: the severity a model must learn to read.
-    Bins of 10 points of the lung; images without infection fall in the first."""
+    Images without infection have a bar of their own, "none"; then bins of 10 points."""
     classes = [c for c in layout.CLASSES if c in set(areas["cls"])]
-    fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
-    sns.histplot(areas, x="infection_of_lung", hue="cls", hue_order=classes, ax=ax,
-                 palette=CLASS_COLOURS, bins=np.linspace(0, 1, 11), multiple="dodge",
-                 stat="percent", common_norm=False, shrink=0.85)
-    ax.xaxis.set_major_formatter("{x:.0%}")
+    shares = areas.assign(bin=share_bins(areas["infection_of_lung"].fillna(0)))
+    counts = shares.groupby(["cls", "bin"], observed=False).size().rename("images").reset_index()
+    counts["percent"] = 100 * counts["images"] / counts.groupby("cls")["images"].transform("sum")
+    fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
+    sns.barplot(counts[counts["cls"].isin(classes)], x="bin", y="percent", hue="cls",
+                hue_order=classes, palette=CLASS_COLOURS, ax=ax)
     ax.set(xlabel="infected share of the lung", ylabel="% of the class's images",
            title="Infected share of the lung, per class")
-    ax.get_legend().set_title("class")
+    ax.tick_params(axis="x", labelsize=8)
+    handles = ax.get_legend().legend_handles
+    ax.get_legend().remove()
+    legend_below(fig, handles, title="class")
     shown = ", ".join(f"{c} {n:,}" for c, n in areas.groupby("cls").size().reindex(classes)
                       .items())
     fig.suptitle(f"{layout.PARTS[areas['part'].iloc[0]]} (images measured: {shown})",
@@ -216,7 +235,8 @@ def plot_intensity_histograms(index: pd.DataFrame, part: str = "infection",
             ax.plot(centres, hist / hist.sum(), color=CLASS_COLOURS[cls], label=cls, lw=1.4)
         ax.set(title=region, xlabel="pixel value (0 black, 255 white)", xlim=(0, 255),
                ylabel=f"share of pixels per {256 // HIST_BINS} levels")
-        ax.legend(fontsize=8)
+    by_label = {line.get_label(): line for ax in axes[0] for line in ax.get_lines()}
+    legend_below(fig, list(by_label.values()))
     note = _subsample_note(rows, index, part)
     fig.suptitle(f"Pixel intensities by class, {layout.PARTS[part]} ({note})")
     return fig

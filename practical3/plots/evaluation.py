@@ -24,7 +24,7 @@ from practical3.base.text import fmt
 from practical3.data import layout
 from practical3.evaluation.cases import Cases, shareable_cases
 from practical3.evaluation.results import digest, load
-from practical3.plots.common import COLORS, fixed_jitter, mask_legend, save_figure
+from practical3.plots.common import COLORS, fixed_jitter, legend_below, mask_legend, save_figure
 from practical3.plots.overlay import overlay
 from practical3.scoring.metrics import score_key
 
@@ -68,10 +68,11 @@ def learning_curves(history: pd.DataFrame) -> plt.Figure:
                  label="selection score\n(mean dataset Dice)")
     for ax in axes:
         ax.axvline(best, ls=":", color="0.3", lw=1, label=f"best.pt (epoch {best})")
-        ax.set_xlabel("epoch")
+        ax.set(xlabel="epoch", xlim=(epochs.min() - 0.5, epochs.max() + 0.5))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    by_label = {line.get_label(): line for ax in axes for line in ax.get_lines()}
+    legend_below(fig, list(by_label.values()), ncol=4)
     return fig
 
 
@@ -101,7 +102,7 @@ def dice_distributions(per_image: pd.DataFrame) -> plt.Figure:
 def _count_label(data: pd.DataFrame, cls: str) -> str:
     """Tick label: the class, how many of its images were scored and how many were undefined."""
     values = data.loc[data["cls"] == cls, "dice"]
-    return f"{cls}\n{values.notna().sum()} scored, {values.isna().sum()} undefined"
+    return f"{cls}\n{values.notna().sum()} scored\n{values.isna().sum()} undefined"
 
 
 def ablation(metrics: dict[str, Any]) -> plt.Figure:
@@ -161,7 +162,7 @@ def severity_scatter(per_image: pd.DataFrame, severity: dict[str, Any]) -> plt.F
         ax.text(0.98, 0.02, f"{left_out} image(s) without a predicted\nor true lung not shown",
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.3")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    legend_below(fig, ax.get_legend_handles_labels()[0])
     _bland_altman(diff_ax, (true + pred) / 2, pred - true)
     return fig
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import CenteredNorm
 
 from practical3.data import layout
 from practical3.data.decode import read_png
@@ -67,14 +68,18 @@ def plot_logits(
     title: str,
     targets: Sequence[str] = layout.ALL_TARGETS,
 ) -> plt.Figure:
-    """The input image beside the (1, T, H, W) logits, one panel per target, with colour bars."""
+    """The input image beside the (1, T, H, W) logits, one panel per target, each on a
+    diverging map centred at 0 (probability 0.5): blue below, red above, with colour bars."""
     maps = logits[0].detach().float().cpu().numpy()
-    fig, axes = plt.subplots(1, 1 + len(maps), figsize=(3.2 * (1 + len(maps)), 3.4))
+    fig, axes = plt.subplots(1, 1 + len(maps), figsize=(3.4 * (1 + len(maps)), 3.4),
+                             layout="constrained")
     axes[0].imshow(image, cmap="gray")
     axes[0].set_title("input", fontsize=9)
     for ax, target, logit in zip(axes[1:], targets, maps, strict=True):
-        bar = fig.colorbar(ax.imshow(logit, cmap="coolwarm"), ax=ax, fraction=0.046)
+        bar = fig.colorbar(ax.imshow(logit, cmap="coolwarm", norm=CenteredNorm(vcenter=0)),
+                           ax=ax, fraction=0.046)
         bar.ax.tick_params(labelsize=7)
+        bar.set_label("logit (0: probability 0.5)", fontsize=7)
         ax.set_title(f"{target} logit", fontsize=9)
     for ax in axes:
         ax.axis("off")
