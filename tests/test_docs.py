@@ -92,13 +92,33 @@ def test_the_generated_documents_are_what_their_generator_prints(path):
     assert path.read_text() == generator.GENERATED[path](), "run `python .ci/docs.py`"
 
 
-def test_each_notebooks_time_is_the_one_the_course_guide_states():
+def test_each_notebooks_time_in_the_course_guide_is_the_measured_one():
+    from practical3.course.timings import guide_time
+
     guide = (ROOT / "docs" / "course.md").read_text()
     for notebook in NOTEBOOKS:
         row = next(line for line in guide.splitlines() if f"| `{notebook.stem}` |" in line)
-        times = re.findall(r"\d+(?:\.\d+)? s\b", row.split("|")[-2])
-        first_cell = "".join(json.loads(notebook.read_text())["cells"][0]["source"])
-        assert times and all(time in first_cell for time in times), (notebook.name, times)
+        assert row.split("|")[-2].strip() == guide_time(notebook.name[:2]), notebook.name
+
+
+def test_no_notebook_page_types_a_time():
+    """Times are printed from the package (course.timings, course.loop), never typed into a
+    notebook's Markdown."""
+    typed = [(notebook.name, line) for notebook in NOTEBOOKS
+             for cell in json.loads(notebook.read_text())["cells"]
+             if cell["cell_type"] == "markdown"
+             for line in "".join(cell["source"]).splitlines()
+             if re.search(r"\b\d+(?:\.\d+)? ?(?:s|seconds|minutes?)\b", line)]
+    assert typed == []
+
+
+def test_the_course_guide_states_the_loops_own_size():
+    from practical3.course import loop
+
+    guide = " ".join((ROOT / "docs" / "course.md").read_text().split())
+    assert (f"the first {loop.TRAIN_IMAGES} Train images in batches of {loop.BATCH_SIZE}, "
+            f"scoring the first {loop.VAL_IMAGES} Val images") in guide
+    assert f"past {loop.LOOP_SECONDS:.0f} s" in guide
 
 
 def test_the_course_guides_feedback_is_what_the_check_prints():

@@ -1,6 +1,7 @@
 """The course notebooks as a student meets them: one setup cell in all four, objectives at the
-top and a summary at the end, short cells without functions, and exercises whose answer cells
-call their check, committed blank. (nbval runs them; test_project checks they hold no outputs.)
+top and a summary at the end, short cells without functions (but the ones an exercise asks the
+student to write), exercises whose answer cells call their check, committed blank, and a
+questionnaire. (nbval runs them; test_project checks they hold no outputs.)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from practical3.course.exercises import EXERCISES
+from practical3.course.functions import TASKS
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 IDS = [n.name for n in NOTEBOOKS]
@@ -45,12 +47,35 @@ def test_objectives_at_the_top_and_a_summary_at_the_end(notebook):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
-def test_code_cells_are_short_and_define_nothing(notebook):
+def test_code_cells_are_short_and_define_only_what_an_exercise_asks(notebook):
+    """No function or class is defined in a notebook, except in an answer cell of a
+    write-the-function exercise, where the student writes it."""
     for source in cells(notebook, "code"):
         lines = [line for line in source.splitlines()
                  if line.strip() and not line.strip().startswith("#")]
         assert len(lines) <= MAX_LINES, f"{notebook.name}: a cell of {len(lines)} lines"
-        assert not any(line.lstrip().startswith(("def ", "class ")) for line in lines)
+        defines = [line for line in lines if line.startswith(("def ", "class "))]
+        asked = re.search(r'check_exercise\("(\d\.\d)"', source)
+        assert not defines or (asked and asked.group(1) in TASKS), (notebook.name, defines)
+        assert not any(line.startswith((" def ", "  def ")) for line in lines)
+
+
+def test_at_least_four_exercises_ask_for_a_function_each_checked_in_its_cell():
+    written = [s for n in NOTEBOOKS for s in cells(n, "code")
+               if "check_exercise" in s and re.search(r"^(def|class) \w+", s, re.MULTILINE)]
+    assert len(written) == len(TASKS) >= 4
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_each_notebook_ends_with_a_questionnaire_answered_in_the_solutions(notebook):
+    import nbformat
+
+    from practical3.course.solutions import QUESTIONNAIRE
+    from practical3.grading.release import questions
+
+    position, asked = questions(nbformat.read(notebook, as_version=4))
+    assert position == len(cells(notebook)) - 1
+    assert len(asked) == len(QUESTIONNAIRE[notebook.name[:2]]) >= 4
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)

@@ -1,0 +1,66 @@
+"""How long each notebook takes, as measured: one table that the notebooks' pages and the
+course guide (``docs/course.md``) print from, never a number typed on a page.
+
+Each time was measured by running the notebooks headless with nbclient, one after the other
+in a fresh clone's state, with ``python -m practical3.course.render OUT --profile NAME``
+(``make notebooks-real`` for ``laptop``), which prints every notebook's seconds. A profile or
+a platform without a row here is "not measured yet".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from practical3.session import Session
+
+CPU_2 = "2 CPU cores (the project's development machine)"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One measured time: a notebook (or notebook 03's own loop) at a profile on a platform."""
+
+    notebook: str  # "01" .. "04"
+    profile: str
+    platform: str  # "cpu" or "cuda"
+    seconds: float
+    machine: str
+    measured: str  # the date
+    what: str = "the notebook"
+
+    def __str__(self) -> str:
+        return (f"{self.what}: {self.seconds:.0f} s at `{self.profile}` on {self.machine} "
+                f"(measured {self.measured})")
+
+
+MEASURED: tuple[Timing, ...] = (
+    Timing("01", "demo", "cpu", 11, CPU_2, "2026-11-28"),
+    Timing("02", "demo", "cpu", 8, CPU_2, "2026-11-28"),
+    Timing("03", "demo", "cpu", 95, CPU_2, "2026-11-28"),
+    Timing("04", "demo", "cpu", 10, CPU_2, "2026-11-28"),
+)
+
+
+def timings(notebook: str, what: str = "the notebook") -> list[Timing]:
+    """Every measured time of ``notebook`` (or of ``what`` in it)."""
+    return [t for t in MEASURED if t.notebook == notebook and t.what == what]
+
+
+def notebook_time(notebook: str, session: Session) -> str:
+    """What a notebook's page says of its time: every measured time, and whether the
+    session's profile on its platform ("cpu", "cuda") has been measured."""
+    profile, platform = session.cfg.profile, session.device.split(":")[0]
+    found = [t for t in MEASURED if t.notebook == notebook]
+    here = [t for t in found if (t.profile, t.platform) == (profile, platform)]
+    lines = [f"Time, measured: {t}" for t in found] or ["Time: not measured yet"]
+    if not here:
+        lines.append(f"At `{profile}` on {platform}: not measured yet.")
+    return "\n".join(lines)
+
+
+def guide_time(notebook: str, profile: str = "demo", platform: str = "cpu") -> str:
+    """The course guide's time for ``notebook``: "95 s", or "not measured"."""
+    found = [t for t in timings(notebook) if (t.profile, t.platform) == (profile, platform)]
+    return f"{found[0].seconds:.0f} s" if found else "not measured"
