@@ -92,7 +92,7 @@ def render(out: str | Path, data: str | Path | None = None, profile: str = "lapt
     out.mkdir(parents=True, exist_ok=True)
     values = {PROFILE_ENV: profile}
     if data is not None:
-        values[DATA_ENV] = str(Path(data).absolute())
+        values[DATA_ENV] = str(Path(data).resolve())
     label = describe(data).label if data is not None else SYNTHETIC_LABEL
     times = {}
     with _environment(values):

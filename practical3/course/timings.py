@@ -20,7 +20,7 @@ CPU_2 = "2 CPU cores (the project's development machine)"
 
 @dataclass(frozen=True)
 class Timing:
-    """One measured time: a notebook (or notebook 03's own loop) at a profile on a platform."""
+    """One measured time: a notebook at a profile on a platform, run headless from start to end."""
 
     notebook: str  # "01" .. "04"
     profile: str
@@ -28,11 +28,12 @@ class Timing:
     seconds: float
     machine: str
     measured: str  # the date
-    what: str = "the notebook"
+    note: str = ""  # what the time includes, when it needs saying
 
     def __str__(self) -> str:
-        return (f"{self.what}: {self.seconds:.0f} s at `{self.profile}` on {self.machine} "
-                f"(measured {self.measured})")
+        note = f"; {self.note}" if self.note else ""
+        return (f"{self.seconds:.0f} s at `{self.profile}` on {self.machine} (measured "
+                f"{self.measured}{note})")
 
 
 MEASURED: tuple[Timing, ...] = (
@@ -43,18 +44,13 @@ MEASURED: tuple[Timing, ...] = (
 )
 
 
-def timings(notebook: str, what: str = "the notebook") -> list[Timing]:
-    """Every measured time of ``notebook`` (or of ``what`` in it)."""
-    return [t for t in MEASURED if t.notebook == notebook and t.what == what]
-
-
 def notebook_time(notebook: str, session: Session) -> str:
     """What a notebook's page says of its time: every measured time, and whether the
     session's profile on its platform ("cpu", "cuda") has been measured."""
     profile, platform = session.cfg.profile, session.device.split(":")[0]
     found = [t for t in MEASURED if t.notebook == notebook]
     here = [t for t in found if (t.profile, t.platform) == (profile, platform)]
-    lines = [f"Time, measured: {t}" for t in found] or ["Time: not measured yet"]
+    lines = [f"Time: {t}" for t in found] or ["Time: not measured yet"]
     if not here:
         lines.append(f"At `{profile}` on {platform}: not measured yet.")
     return "\n".join(lines)
@@ -62,5 +58,6 @@ def notebook_time(notebook: str, session: Session) -> str:
 
 def guide_time(notebook: str, profile: str = "demo", platform: str = "cpu") -> str:
     """The course guide's time for ``notebook``: "95 s", or "not measured"."""
-    found = [t for t in timings(notebook) if (t.profile, t.platform) == (profile, platform)]
+    found = [t for t in MEASURED if (t.notebook, t.profile, t.platform) == (notebook, profile,
+                                                                         platform)]
     return f"{found[0].seconds:.0f} s" if found else "not measured"

@@ -26,7 +26,7 @@ PROFILES: dict[str, TrainConfig] = {
         profile="laptop", image_size=128, base_channels=16, epochs=20, batch_size=16,
         max_train_images=3000, max_val_images=400, synth=SynthSpec(per_class=100, size=128),
     ),
-    # The report's protocol: Infection part, 256x256, 30 epochs, on a GPU.
+    # The GPU protocol (report/gpu/ when run on real data): Infection part, 256x256, 30 epochs.
     "full": TrainConfig(
         profile="full", image_size=256, base_channels=64, epochs=30, batch_size=32,
         device="cuda", synth=SynthSpec(per_class=200, size=256),
@@ -39,9 +39,10 @@ PROFILE_FIELDS = ("profile", "synth")
 
 # (a CUDA GPU?, real data?) -> the profile ``auto`` picks, and why.
 AUTO: dict[tuple[bool, bool], tuple[str, str]] = {
-    (True, True): ("full", "a GPU and real data: the report's protocol"),
-    (True, False): ("full", "a GPU but no real data: the report's protocol on the synthetic twin"),
-    (False, True): ("laptop", "real data but no GPU: the CPU protocol measured on real data"),
+    (True, True): ("full", "a GPU and real data: the GPU protocol"),
+    (True, False): ("full", "a GPU but no real data: the GPU protocol on the synthetic twin"),
+    (False, True): ("laptop", "real data but no GPU: the CPU protocol of the committed real "
+                              "report"),
     (False, False): ("demo", "no GPU and no real data: the CPU demo on the synthetic twin"),
 }
 
