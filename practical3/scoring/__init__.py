@@ -1,6 +1,6 @@
 """How a prediction is scored: overlap counts, then Dice and IoU reductions, HD95, severity,
-bootstrap intervals. Plain tensors and arrays in, numbers out; training validates with it and
-evaluation reports with it.
+bootstrap and exact intervals, the tests a finding rests on. Plain tensors and arrays in,
+numbers out; training validates with it and evaluation reports with it.
 
 - ``metrics``: tp/fp/fn/tn counts, Dice and IoU (imagewise and dataset), HD95, the score names;
 - ``per_image``: the per-image table (``per_image.csv``): scores, areas, severity of each image;
