@@ -92,6 +92,16 @@ def test_a_grader_that_already_maps_much_memory_still_judges(monkeypatch):
         reserved.close()
 
 
+def test_a_grader_whose_torch_already_ran_in_threads_still_judges(monkeypatch):
+    """OpenMP is not fork-safe: a check forked after the grader's own torch ops started their
+    thread pool used to wait forever in its first convolution."""
+    from practical3.course.solutions import SOLUTIONS
+
+    monkeypatch.setattr(judge_module, "CHECK_TIMEOUT_S", 30.0)
+    torch.nn.functional.conv2d(torch.rand(8, 16, 96, 96), torch.rand(16, 16, 3, 3))
+    assert judge("2.5", SOLUTIONS["2.5"].right(), ())[0] == "right"
+
+
 class _Greedy(torch.nn.Module):
     """A module that asks for 4 GiB as it is built."""
 

@@ -2,7 +2,8 @@
 context the grader computed itself, by the course's own check, in a process of its own.
 
 The check runs in a forked child with an address-space limit and a time limit, so a check that
-an odd answer drives into a loop or out of memory costs that exercise, not the class.
+an odd answer drives into a loop or out of memory costs that exercise, not the class; the child
+runs torch on one thread (a fork inherits no usable thread pool).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import multiprocessing
 import resource
 from multiprocessing.connection import Connection
 from typing import Any
+
+import torch
 
 from practical3.course.exercises import feedback
 
@@ -29,6 +32,9 @@ def _check(key: str, answer: Any, context: tuple[Any, ...], send: Connection) ->
     # grader that already maps more than it (a long session, many imports) no room at all.
     limit = mapped_bytes() + CHECK_MEMORY_BYTES
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    # A forked child must not enter the thread pool its parent's torch ops started: OpenMP is not
+    # fork-safe, and the check's first parallel convolution would wait forever.
+    torch.set_num_threads(1)
     try:
         said = feedback(key, answer, *context)
         send.send(("right" if said.right else "wrong", said.message))
