@@ -28,6 +28,7 @@ from practical3.data.sources import SYNTHETIC_LABEL, describe
 
 RENDERED_DIR = Path("docs") / "notebooks"
 RELATIVE_LINK = re.compile(r"\]\(\.\./")  # a copy sits one folder deeper than its notebook
+CELL_TIMEOUT_S = 3600.0  # a cell running longer has hung (notebook 03 trains within it)
 
 
 def notebooks() -> list[Path]:
@@ -60,7 +61,7 @@ def heading(label: str, profile: str, seconds: float, name: str) -> str:
 
 
 def render_one(path: Path, out: Path, label: str, profile: str,
-               timeout: float | None = None) -> float:
+               timeout: float = CELL_TIMEOUT_S) -> float:
     """Execute the notebook at ``path`` in its own folder and write the executed copy into
     ``out``; returns the seconds it took."""
     from nbclient import NotebookClient
@@ -82,7 +83,7 @@ def render_one(path: Path, out: Path, label: str, profile: str,
 
 
 def render(out: str | Path, data: str | Path | None = None, profile: str = "laptop",
-           names: Sequence[str] = (), timeout: float | None = None) -> dict[str, float]:
+           names: Sequence[str] = (), timeout: float = CELL_TIMEOUT_S) -> dict[str, float]:
     """Render the notebooks (those whose names start with one of ``names``, default all) on
     ``data`` (default: the twin) at ``profile`` into ``out``; returns each one's seconds.
 
@@ -109,8 +110,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="a copy of the data (default: the twin)")
     parser.add_argument("--profile", default="laptop")
     parser.add_argument("--only", nargs="*", default=(), help="notebook numbers, e.g. 01 03")
+    parser.add_argument("--timeout", type=float, default=CELL_TIMEOUT_S,
+                        help="seconds a cell may run before the render stops as hung")
     args = parser.parse_args()
-    render(args.out, args.data, args.profile, args.only)
+    render(args.out, args.data, args.profile, args.only, args.timeout)
 
 
 if __name__ == "__main__":
