@@ -50,14 +50,30 @@ def test_a_crafted_answer_file_builds_nothing(data):
         answers.decode(data)
 
 
-def test_a_written_function_travels_as_what_it_gave_on_the_cases(tmp_path):
-    from practical3.course.solutions import SOLUTIONS
+def dice_iou(tp: int, fp: int, fn: int) -> tuple[float, float]:
+    """A student's answer to 4.5."""
+    if tp + fp + fn == 0:
+        return float("nan"), float("nan")
+    return 2 * tp / (2 * tp + fp + fn), tp / (tp + fp + fn)
 
-    answers.keep("4.5", lambda: SOLUTIONS["4.5"].right(), tmp_path)
+
+class MyDoubleConv(torch.nn.Sequential):
+    """A student's answer to 2.5."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(torch.nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                         torch.nn.BatchNorm2d(cout), torch.nn.ReLU(),
+                         torch.nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+                         torch.nn.BatchNorm2d(cout), torch.nn.ReLU())
+
+
+def test_a_written_function_travels_as_what_it_gave_on_the_cases(tmp_path):
+    answers.keep("4.5", lambda: dice_iou, tmp_path)
     right, problem = answers.read_answer(tmp_path / "4.5.json")
     assert problem is None and not callable(right)
     assert judge("4.5", right, ()) == ("right", "all 6 cases agree with the package's own.")
-    answers.keep("4.5", lambda: SOLUTIONS["4.5"].wrong(), tmp_path)
+    answers.keep("4.5", lambda: lambda tp, fp, fn: (0.0, 0.0) if tp + fp + fn == 0 else
+                 dice_iou(tp, fp, fn), tmp_path)  # both empty scored 0: case 4 is wrong
     status, message = judge("4.5", answers.read_answer(tmp_path / "4.5.json")[0], ())
     assert status == "wrong" and message.startswith("case 4 of 6")
 
@@ -95,11 +111,9 @@ def test_a_grader_that_already_maps_much_memory_still_judges(monkeypatch):
 def test_a_grader_whose_torch_already_ran_in_threads_still_judges(monkeypatch):
     """OpenMP is not fork-safe: a check forked after the grader's own torch ops started their
     thread pool used to wait forever in its first convolution."""
-    from practical3.course.solutions import SOLUTIONS
-
     monkeypatch.setattr(judge_module, "CHECK_TIMEOUT_S", 30.0)
     torch.nn.functional.conv2d(torch.rand(8, 16, 96, 96), torch.rand(16, 16, 3, 3))
-    assert judge("2.5", SOLUTIONS["2.5"].right(), ())[0] == "right"
+    assert judge("2.5", MyDoubleConv, ())[0] == "right"
 
 
 class _Greedy(torch.nn.Module):

@@ -67,15 +67,14 @@ def test_at_least_four_exercises_ask_for_a_function_each_checked_in_its_cell():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
-def test_each_notebook_ends_with_a_questionnaire_answered_in_the_solutions(notebook):
+def test_each_notebook_ends_with_a_questionnaire(notebook):
+    """(Its answers, in the instructor's copy only, are held to it by test_release.)"""
     import nbformat
 
-    from practical3.course.solutions import QUESTIONNAIRE
     from practical3.grading.release import questions
 
     position, asked = questions(nbformat.read(notebook, as_version=4))
-    assert position == len(cells(notebook)) - 1
-    assert len(asked) == len(QUESTIONNAIRE[notebook.name[:2]]) >= 4
+    assert position == len(cells(notebook)) - 1 and len(asked) >= 4
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
