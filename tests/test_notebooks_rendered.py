@@ -4,12 +4,13 @@ own code with every cell run; and the command that renders them, run here on the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from practical3.course.render import RENDERED_DIR, render
+from practical3.course.render import RENDERED_DIR, render, render_one
 from practical3.training.profiles import profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,3 +60,15 @@ def test_render_writes_an_executed_copy_with_one_line_per_epoch(tmp_path):
     assert len(epochs) == profile("smoke").epochs
     others = [line for line in printed.splitlines() if line.strip() and line not in epochs]
     assert len(others) <= 2, others  # the precision used and the run folder
+
+
+def test_render_gives_its_settings_to_the_kernel_not_to_this_process(tmp_path, monkeypatch):
+    monkeypatch.delenv("PRACTICAL3_PROFILE", raising=False)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nprint(os.environ.get('PRACTICAL3_PROFILE'))")])
+    nbformat.write(notebook, tmp_path / "99_env.ipynb")
+    render_one(tmp_path / "99_env.ipynb", tmp_path / "out", "Data: a test", "smoke",
+               settings={"PRACTICAL3_PROFILE": "smoke"})
+    executed = nbformat.read(tmp_path / "out" / "99_env.ipynb", 4)
+    assert executed.cells[1].outputs[0]["text"].strip() == "smoke"
+    assert "PRACTICAL3_PROFILE" not in os.environ

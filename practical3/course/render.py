@@ -16,8 +16,7 @@ import datetime
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -36,21 +35,6 @@ def notebooks() -> list[Path]:
     return sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set ``values`` in this process's environment (the kernels inherit it), then restore."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def heading(label: str, profile: str, seconds: float, name: str) -> str:
     """The cell a copy opens with: what it ran on, how long it took, where its notebook is."""
     day = datetime.date.today().isoformat()
@@ -61,9 +45,9 @@ def heading(label: str, profile: str, seconds: float, name: str) -> str:
 
 
 def render_one(path: Path, out: Path, label: str, profile: str,
-               timeout: float = CELL_TIMEOUT_S) -> float:
-    """Execute the notebook at ``path`` in its own folder and write the executed copy into
-    ``out``; returns the seconds it took."""
+               timeout: float = CELL_TIMEOUT_S, settings: dict[str, str] | None = None) -> float:
+    """Execute the notebook at ``path`` in its own folder, its kernel's environment this one's
+    plus ``settings``, and write the executed copy into ``out``; returns the seconds it took."""
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
@@ -71,7 +55,7 @@ def render_one(path: Path, out: Path, label: str, profile: str,
                             coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    client.execute()
+    client.execute(env={**os.environ, **(settings or {})})  # the kernel's, not this process's
     seconds = time.perf_counter() - start
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
@@ -96,11 +80,10 @@ def render(out: str | Path, data: str | Path | None = None, profile: str = "lapt
         values[DATA_ENV] = str(Path(data).resolve())
     label = describe(data).label if data is not None else SYNTHETIC_LABEL
     times = {}
-    with _environment(values):
-        for path in notebooks():
-            if not names or path.name.startswith(tuple(names)):
-                times[path.name] = render_one(path, out, label, profile, timeout)
-                print(f"{path.name}: {times[path.name]:.0f} s", flush=True)
+    for path in notebooks():
+        if not names or path.name.startswith(tuple(names)):
+            times[path.name] = render_one(path, out, label, profile, timeout, values)
+            print(f"{path.name}: {times[path.name]:.0f} s", flush=True)
     return times
 
 
