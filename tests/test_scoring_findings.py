@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from practical3.data.near_duplicates import near_duplicates, thumbnail_hash
@@ -33,13 +34,11 @@ def test_a_rate_no_image_can_have_is_not_applicable_not_too_small():
 
 
 def test_the_healthy_fp_rate_in_the_summaries_has_the_exact_interval():
-    # 4 images, target 0: two with an empty truth, one of them with a predicted pixel.
+    # 20 images of one target: 10 with a lesion, 10 healthy of which 2 get predicted pixels.
     counts = np.zeros((20, 1, 4))
     counts[:10, 0] = [5, 0, 0, 95]          # tp, fp, fn, tn: lesion found
     counts[10:12, 0] = [0, 3, 0, 97]        # healthy, false positive
     counts[12:, 0] = [0, 0, 0, 100]         # healthy, clean
-    import torch
-
     summary = class_summaries(torch.as_tensor(counts), pd.Series(["COVID-19"] * 20), ("x",),
                               bootstrap_weights(np.arange(20)))["x"]["all"]
     assert summary["healthy_fp_rate"] == pytest.approx(0.2)
