@@ -61,11 +61,12 @@ reproduce: setup
 	$(BIN)/python -m practical3 reproduce $(if $(DATA),--data $(DATA))
 
 # Each number's training spread over seeds of a committed report's protocol, kept beside it
-# (docs/reproducing.md): make spread PLACE=twin (PLACE=real needs DATA=PATH).
+# (docs/reproducing.md): make spread PLACE=twin [MACHINES=1] (PLACE=real needs DATA=PATH);
+# MACHINES=1 also retrains the committed seed on simulated machines: their spread is the tolerance.
 PLACE ?= twin
 SEEDS ?= 0 1 2 3 4
 spread: setup
-	$(BIN)/python -m practical3 spread --place $(PLACE) --seeds $(SEEDS) $(if $(DATA),--data $(DATA))
+	$(BIN)/python -m practical3 spread --place $(PLACE) --seeds $(SEEDS) $(if $(DATA),--data $(DATA)) $(if $(MACHINES),--machines)
 
 # Teaching (docs/teaching.md): make release OUT=../course [REPO_URL=...] [SOLUTIONS=1];
 # make grade SUBMISSIONS=folder [GRADES=grades] [TIMEOUT=600].

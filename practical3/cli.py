@@ -409,16 +409,21 @@ def _spread_arguments(p: Parser) -> None:
     p.add_argument("--data", type=Path, help="the copy a real report trained on")
     p.add_argument("--runs", type=Path, help="runs folder (default runs/): finished runs of "
                    "the same id are reused")
+    p.add_argument("--machines", action="store_true",
+                   help="also retrain the committed seed on each simulated machine (other "
+                   "threads and instruction sets); their spread becomes the tolerance")
     _quiet_argument(p)
 
 
 def _spread(args: argparse.Namespace) -> None:
     from practical3.base.paths import report_place
-    from practical3.spread import measure
+    from practical3.spread import MACHINES, measure
 
+    machines = list(MACHINES) if args.machines else []
     path = measure(report_place(args.place), args.seeds, args.data, args.runs,
-                   progress=not args.quiet)
-    print(f"wrote {path}: each number's values over seeds {args.seeds}, mean, SD, tolerance")
+                   progress=not args.quiet, machines=machines)
+    over = f" and machines {machines}" if machines else ""
+    print(f"wrote {path}: each number's values over seeds {args.seeds}{over}, SD, tolerance")
 
 
 # --- release ----------------------------------------------------------------------------------

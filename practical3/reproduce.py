@@ -8,8 +8,9 @@ Each report (real, twin, gpu) is regenerated with the data it names (the twin ma
 (``protocol_config``) and evaluated on Test as the pipeline does (``regenerate_part``). A
 report whose data, device or measured spread is absent here is listed with what it needs, not
 failed. The data fingerprint, the protocol, the precision used and the counts fixed by the data
-must be identical; each other number must lie within its own tolerance, measured over seeds of
-the same protocol and kept beside the committed results (``SPREAD_FILE``, written by
+must be identical; each other number must lie within its own tolerance, measured over runs of
+the same protocol (the committed seed on simulated machines, or seeds) and kept beside the
+committed results (``SPREAD_FILE``, written by
 ``practical3 spread``; docs/reproducing.md). Whether it also lies inside the committed 95 %
 interval is shown, not judged.
 """
@@ -335,8 +336,9 @@ def _show(value: Any) -> str:
 def markdown(outcomes: Sequence[Outcome]) -> str:
     """The outcomes as Markdown: one line per report, then one table per reproduced report."""
     lines = ["# Reproduce: committed reports regenerated from scratch", "",
-             f"Each number's tolerance is its own, measured over seeds ({SPREAD_FILE} beside "
-             "the committed results; docs/reproducing.md).", ""]
+             f"Each number's tolerance is its own, measured over runs of the committed "
+             f"protocol on simulated machines or over seeds ({SPREAD_FILE} beside the "
+             "committed results; docs/reproducing.md).", ""]
     lines += [f"- **{o.report}**: {o.status}" + (f" ({o.reason})" if o.reason else "")
               for o in outcomes]
     for outcome in outcomes:

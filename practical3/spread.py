@@ -1,18 +1,23 @@
 """``practical3 spread``: how much each number of a committed report moves between training runs
-of its own protocol that differ only in their seed, measured once and kept beside the report.
+of its own protocol, measured once and kept beside the report.
 
-The committed run's config (``run.json``) is trained with each seed (a finished run of the same
-id under ``runs/`` is reused, so seeds trained earlier cost nothing) at the precision the
-committed run used, and evaluated on Test as the pipeline does. For every number ``make
-reproduce`` judges, the file keeps each seed's value, their mean and sample SD, and the
-tolerance ``max(K * SD, FLOORS[unit])``; ``reproduce`` reads it. The same file gives the
-report its training spread (issue 26). Schema (docs/reproducing.md)::
+Two spreads. Over **seeds**: the committed run's config (``run.json``) trained with each seed
+(a finished run of the same id under ``runs/`` is reused, so seeds trained earlier cost
+nothing) at the precision the committed run used, and evaluated on Test as the pipeline does;
+the report shows it as its training spread. Over **machines** (``--machines``): the committed
+seed retrained and evaluated under the floating-point numerics of other CPUs, simulated here
+(``MACHINES``); that is what a reproduce on another machine does, so when it was measured it
+gives each number's tolerance ``max(K * SD, FLOORS[unit])``, else the seeds' SD does.
+``reproduce`` reads the tolerance. Schema (docs/reproducing.md)::
 
     {"rule": {"k": 5, "floors": {unit: floor}, "why": ...},
-     "measured": {"seeds", "machine", "torch", "date", "commit", "command"},
+     "measured": {"seeds", "machines": {name: environment}, "machine", "torch", "date",
+                  "commit", "command"},
      "parts": {part: {"protocol", "data_fingerprint", "precision_used", "run_ids": {seed: id},
                       "numbers": {name: {"unit", "values": [one per seed], "mean", "sd",
-                                         "tolerance"}}}}}
+                                         "machines": {"values": [here, then one per
+                                                      machine], "sd"},
+                                         "tolerance", "tolerance_from"}}}}}
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import os
 import platform
+import re
 import statistics
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +49,7 @@ from practical3.reproduce import (
     regenerate_part,
     spread_path,
 )
+from practical3.training.config import TrainConfig
 from practical3.training.device import device_name
 from practical3.training.runs import identify
 
@@ -53,11 +62,25 @@ K = 5.0
 # distance to 2, a percentage to 1) or one image, so a number that never moved between seeds
 # is not failed for the last bit another machine changes.
 FLOORS = {"fraction": 0.001, "pixels": 0.05, "points": 0.05, "count": 1.0}
-WHY = ("tolerance = max(k * SD over seeds, floor of the unit): a regenerated number and the "
-       "committed one are two draws of the seed distribution, their difference has SD "
-       "sqrt(2) * SD, and k = 5 is 3.5 SDs of it (p ~ 5e-4 per number) with room for an SD "
-       "from few seeds; the floor is below the printed precision (0.001 for a fraction, "
-       "0.05 px, 0.05 percentage points, 1 image)")
+WHY = ("tolerance = max(k * SD, floor of the unit), SD over the committed seed's runs on the "
+       "simulated machines when measured (a reproduce elsewhere retrains that seed under other "
+       "numerics), else over seeds: a regenerated number and the committed one are two draws "
+       "of that distribution, their difference has SD sqrt(2) * SD, and k = 5 is 3.5 SDs of it "
+       "(p ~ 5e-4 per number) with room for an SD from few runs; the floor is below the "
+       "printed precision (0.001 for a fraction, 0.05 px, 0.05 percentage points, 1 image)")
+# Other CPUs, simulated on this one by the environment variables torch reads when it loads (so
+# each trains in a process of its own): how many threads split each sum, and which oneDNN
+# kernels (instruction sets) compute the convolutions. Same seed, data order and precision:
+# only the rounding differs, as on a grader's machine. Each changed the committed twin run's
+# epoch-1 loss on the development machine; 3 or 4 threads, AVX-512 VNNI and ATen's AVX2
+# kernels alone did not, and a run identical to the committed one simulates nothing.
+MACHINES: dict[str, dict[str, str]] = {
+    "1 thread": {"OMP_NUM_THREADS": "1"},
+    "AVX-512 without bf16 instructions": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"},
+    "AVX-512 without bf16 instructions, 1 thread": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+                                                    "OMP_NUM_THREADS": "1"},
+    "AVX2 only": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"},
+}
 
 
 def tolerance(unit: str, values: Sequence[float]) -> tuple[float | None, float | None, float]:
@@ -69,32 +92,53 @@ def tolerance(unit: str, values: Sequence[float]) -> tuple[float | None, float |
     return mean, sd, max(K * (sd or 0.0), FLOORS[unit])
 
 
-def summarize(per_seed: dict[int, Results]) -> dict[str, dict[str, Any]]:
-    """Every judged number of one part over the seeds' results: values, mean, SD, tolerance."""
-    found = {seed: printed_numbers(results) for seed, results in per_seed.items()}
-    first = next(iter(found.values()))
+def summarize(per_seed: dict[int, Results],
+              per_machine: Sequence[Results] = ()) -> dict[str, dict[str, Any]]:
+    """Every judged number of one part: its values over the seeds' results (mean, SD) and, when
+    ``per_machine`` (the committed seed here, then on each simulated machine) is given, over
+    those (SD); its tolerance from the machines' SD when measured, else the seeds'."""
+    found = [printed_numbers(results) for results in per_seed.values()]
+    on_machines = [printed_numbers(results) for results in per_machine]
     numbers = {}
-    for name, (unit, _, _) in first.items():
+    for name, (unit, _, _) in found[0].items():
         if unit not in JUDGED_UNITS:
             continue
-        values = [numbers_[name][1] if name in numbers_ else None for numbers_ in found.values()]
+        values = _values(name, found)
         mean, sd, limit = tolerance(unit, values)
         numbers[name] = {"unit": unit, "values": values, "mean": mean, "sd": sd,
-                         "tolerance": limit}
+                         "tolerance": limit, "tolerance_from": "seeds"}
+        if on_machines:
+            machine_values = _values(name, on_machines)
+            _, machine_sd, machine_limit = tolerance(unit, machine_values)
+            numbers[name].update(machines={"values": machine_values, "sd": machine_sd},
+                                 tolerance=machine_limit, tolerance_from="machines")
     return numbers
 
 
+def _values(name: str, found: Sequence[dict[str, tuple[str, Any, Any]]]) -> list[Any]:
+    """The value of the number ``name`` in each of ``found`` (None where it is not printed)."""
+    return [numbers[name][1] if name in numbers else None for numbers in found]
+
+
 def measure(place: paths.ReportPlace, seeds: Sequence[int], data: str | Path | None = None,
-            runs: str | Path | None = None, progress: bool = True) -> Path:
-    """Train and evaluate the committed report at ``place`` with each seed and write its spread
-    file (``reproduce.spread_path``); returns the file's path.
+            runs: str | Path | None = None, progress: bool = True,
+            machines: Sequence[str] = ()) -> Path:
+    """Train and evaluate the committed report at ``place`` with each seed, and its committed
+    seed on each of ``machines`` (names of ``MACHINES``), and write its spread file
+    (``reproduce.spread_path``); returns the file's path.
 
     Runs go under ``runs`` (default ``runs/``); each seed's Test results under
-    ``<runs>/spread/<place>/seed-<n>/``. Example: ``measure(report_place("twin"), range(5))``.
+    ``<runs>/spread/<place>/seed-<n>/``, each machine's runs and results under
+    ``<runs>/spread/<place>/machines/<machine>/``. Example:
+    ``measure(report_place("twin"), range(5), machines=list(MACHINES))``.
     """
     if len(seeds) < 2:
         raise ResultsError(f"--seeds {' '.join(map(str, seeds))}: a spread needs at least two "
                            "seeds (five for a committed report)")
+    unknown = [name for name in machines if name not in MACHINES]
+    if unknown:
+        raise ResultsError(f"--machines {unknown}: not simulated here; choose among "
+                           f"{list(MACHINES)}")
     if not place.results.is_dir():
         raise ResultsError(f"{place.results}: no committed results to measure the spread of")
     runs = paths.writable_folder(runs, "--runs") if runs else paths.runs_folder()
@@ -114,27 +158,64 @@ def measure(place: paths.ReportPlace, seeds: Sequence[int], data: str | Path | N
             print(f"{place.name} {part} seed {seed}: run {identity.run_id}", flush=True)
             out = regenerate_part(cfg, root, runs, folder / f"seed-{seed}" / part, progress)
             per_seed[seed], run_ids[seed] = load_parts(out)[part], identity.run_id
+        per_machine = []
+        if machines:
+            seed = results.run["config"]["seed"]
+            here = per_seed.get(seed) or load_parts(regenerate_part(
+                protocol_config(results.run), root, runs, folder / f"seed-{seed}" / part))[part]
+            per_machine = [here] + [
+                _regenerate_on(name, protocol_config(results.run), root, folder, part, progress)
+                for name in machines]
         parts[part] = {"protocol": protocol(results.run),
                        "data_fingerprint": results.run["data"]["fingerprint"],
                        "precision_used": precision_used(results.run), "run_ids": run_ids,
-                       "numbers": summarize(per_seed)}
+                       "numbers": summarize(per_seed, per_machine)}
     path = spread_path(place)
     spread = {"rule": {"k": K, "floors": FLOORS, "why": WHY},
-              "measured": _how(place.name, seeds), "parts": parts}
+              "measured": _how(place.name, seeds, machines), "parts": parts}
     write_text(path, json.dumps(spread, indent=2) + "\n")
     return path
 
 
-def _how(place: str, seeds: Sequence[int]) -> dict[str, Any]:
+def _regenerate_on(machine: str, cfg: TrainConfig, data: Path, folder: Path, part: str,
+                   progress: bool) -> Results:
+    """``regenerate_part`` in a process of its own with the numerics of ``machine``
+    (``MACHINES``): its runs and Test results under ``folder/machines/<machine>/``."""
+    out = folder / "machines" / re.sub(r"[^a-z0-9]+", "-", machine.lower()).strip("-")
+    print(f"{part} seed {cfg.seed} on a simulated machine: {machine}", flush=True)
+    command = [sys.executable, "-m", "practical3.spread", json.dumps(cfg.to_dict()), str(data),
+               str(out / "runs"), str(out / part), "progress" if progress else "quiet"]
+    done = subprocess.run(command, env={**os.environ, **MACHINES[machine]})
+    if done.returncode != 0:
+        raise ResultsError(f"{out}: training or evaluating on the simulated machine "
+                           f"'{machine}' failed (exit {done.returncode}); its output is above")
+    return load_parts(out / part)[part]
+
+
+def _how(place: str, seeds: Sequence[int], machines: Sequence[str]) -> dict[str, Any]:
     """Where, when and how the spread was measured."""
     import torch
 
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.project_root(),
                             capture_output=True, text=True).stdout.strip() or None
+    command = f"practical3 spread --place {place} --seeds {' '.join(map(str, seeds))}"
     return {"seeds": list(seeds),
+            "machines": {name: MACHINES[name] for name in machines},
             "machine": f"{device_name(torch.device('cpu'))} ({platform.system()}), "
                        f"{torch.get_num_threads()} torch threads",
             "torch": torch.__version__,
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "commit": commit,
-            "command": f"practical3 spread --place {place} --seeds {' '.join(map(str, seeds))}"}
+            "command": command + (" --machines" if machines else "")}
+
+
+def _main(argv: Sequence[str]) -> None:
+    """One simulated machine's regeneration (``_regenerate_on``): CONFIG_JSON DATA RUNS RESULTS
+    progress|quiet."""
+    config, data, runs, results, progress = argv
+    regenerate_part(TrainConfig.from_dict(json.loads(config)), Path(data), Path(runs),
+                    Path(results), progress == "progress")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

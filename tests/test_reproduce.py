@@ -111,7 +111,8 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[ReportPlace, P
     place = ReportPlace("twin", folder / "report.md", folder / "results", folder / "figures")
     pipeline.run("smoke", data, results_dir=place.results, figures_dir=place.figures,
                  report_path=place.report, progress=False)
-    spread.measure(place, [0, 1], runs=folder / "runs", progress=False)  # seed 0: reused
+    spread.measure(place, [0, 1], runs=folder / "runs", progress=False,  # seed 0: reused
+                   machines=["1 thread"])
     out_dir = folder / "reproduce"
     return place, out_dir, reproduce.reproduce(out_dir=out_dir, places=[place])
 
@@ -124,6 +125,29 @@ def test_the_spread_file_holds_every_judged_number_of_each_seed(reproduced):
     assert len(numbers["lung all dice_imagewise"]["values"]) == 2
     assert "n_images_scored" in " ".join(numbers)  # counts from predictions get a tolerance
     assert not any(name.endswith((" n_images", "n_images_empty_truth")) for name in numbers)
+
+
+def test_the_tolerance_comes_from_the_simulated_machines_when_measured(reproduced):
+    place, _, _ = reproduced
+    measured = json.loads(reproduce.spread_path(place).read_text())
+    assert measured["measured"]["machines"] == {"1 thread": {"OMP_NUM_THREADS": "1"}}
+    assert measured["measured"]["command"].endswith("--machines")
+    numbers = measured["parts"]["infection"]["numbers"]
+    lung = numbers["lung all dice_imagewise"]
+    assert lung["machines"]["values"][0] == lung["values"][0]  # here: the committed seed 0
+    for number in numbers.values():
+        assert len(number["machines"]["values"]) == 2
+        assert number["tolerance_from"] == "machines"
+        assert number["tolerance"] == spread.tolerance(number["unit"],
+                                                       number["machines"]["values"])[2]
+    machine = place.results.parent / "runs" / "spread" / "twin" / "machines" / "1-thread"
+    assert (machine / "infection" / "metrics.json").is_file()
+
+
+def test_an_unknown_machine_is_refused(tmp_path):
+    place = ReportPlace("twin", tmp_path / "report.md", tmp_path / "results", tmp_path / "fig")
+    with pytest.raises(ResultsError, match="not simulated here"):
+        spread.measure(place, [0, 1], runs=tmp_path / "runs", machines=["a laptop"])
 
 
 def test_a_rerun_on_one_machine_is_identical(reproduced):
