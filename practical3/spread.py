@@ -84,8 +84,8 @@ MACHINES: dict[str, dict[str, str]] = {
 
 
 def tolerance(unit: str, values: Sequence[float]) -> tuple[float | None, float | None, float]:
-    """(mean, sample SD, tolerance) of one number's values over seeds; NaN values (undefined in
-    a seed) are left out, and fewer than two values give the floor."""
+    """(mean, sample SD, tolerance) of one number's values over runs (seeds or machines); NaN
+    values (undefined in a run) are left out, and fewer than two values give the floor."""
     defined = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     mean = statistics.fmean(defined) if defined else None
     sd = statistics.stdev(defined) if len(defined) > 1 else None
