@@ -161,8 +161,9 @@ def measure(place: paths.ReportPlace, seeds: Sequence[int], data: str | Path | N
         per_machine = []
         if machines:
             seed = results.run["config"]["seed"]
-            here = per_seed.get(seed) or load_parts(regenerate_part(
-                protocol_config(results.run), root, runs, folder / f"seed-{seed}" / part))[part]
+            here = per_seed[seed] if seed in per_seed else load_parts(regenerate_part(
+                protocol_config(results.run), root, runs, folder / f"seed-{seed}" / part,
+                progress))[part]
             per_machine = [here] + [
                 _regenerate_on(name, protocol_config(results.run), root, folder, part, progress)
                 for name in machines]
@@ -188,7 +189,9 @@ def _regenerate_on(machine: str, cfg: TrainConfig, data: Path, folder: Path, par
     done = subprocess.run(command, env={**os.environ, **MACHINES[machine]})
     if done.returncode != 0:
         raise ResultsError(f"{out}: training or evaluating on the simulated machine "
-                           f"'{machine}' failed (exit {done.returncode}); its output is above")
+                           f"'{machine}' failed (exit {done.returncode}; its output is "
+                           "above): run the command again (finished runs are reused) or "
+                           "leave out --machines")
     return load_parts(out / part)[part]
 
 
